@@ -1,0 +1,47 @@
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+} from "fastify";
+import type { Conduit } from "./conduit.js";
+import { adminApiRoutes } from "./http/admin-api.js";
+import { sendError } from "./http/errors.js";
+import { registerFormParser } from "./http/form.js";
+import { invokeRoutes } from "./http/invoke.js";
+
+/**
+ * An HTTP surface contributed by a subsystem (OAuth endpoints, metrics, …): registered as an encapsulated
+ * Fastify plugin with the Conduit instance.
+ */
+export type Surface = { plugin: FastifyPluginAsync<{ conduit: Conduit }>; prefix?: string };
+
+/** Surfaces registered by later subsystems; app.ts lists them so the architecture shows in one place. */
+export const surfaces: Surface[] = [];
+
+/** Builds the HTTP application around a Conduit; never listens (tests use `app.inject`). */
+export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: conduit.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: conduit.config.bodyLimit,
+    trustProxy: false,
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+    routerOptions: { maxParamLength: 1024 },
+  });
+  registerFormParser(app);
+  app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send({ error: "not_found", message: `no route for ${request.method} ${request.url.split("?")[0]}` }),
+  );
+
+  app.get("/health", async () => ({ status: "ok" }));
+  await app.register(invokeRoutes, { conduit });
+  await app.register(adminApiRoutes, { conduit, prefix: "/admin/api" });
+  for (const surface of surfaces)
+    await app.register(surface.plugin, { conduit, ...(surface.prefix ? { prefix: surface.prefix } : {}) });
+  return app;
+}

@@ -1,0 +1,168 @@
+import type { Config } from "./config/index.js";
+import { loadServerKey } from "./config/keys.js";
+import { SecurityAdmin } from "./admin/security-admin.js";
+import { ServicesAdmin } from "./admin/services-admin.js";
+import { bootstrap } from "./admin/bootstrap.js";
+import { systemClock, type Clock } from "./kernel/clock.js";
+import { createLogger, type Logger } from "./kernel/logger.js";
+import { SecretBox } from "./kernel/secret-box.js";
+import type { ScopeCatalog, TokenVerifier, VerifierSelector } from "./resource/types.js";
+import { BearerAuthenticator } from "./resource/bearer.js";
+import { AccessControl } from "./security/access-control.js";
+import { AuthenticationChain } from "./security/authentication.js";
+import { BasicAuthenticator } from "./security/basic.js";
+import { UserDirectory } from "./security/directory.js";
+import { LoginThrottle } from "./security/throttle.js";
+import { builtinServices } from "./services/builtins/index.js";
+import { ServiceRegistry } from "./services/registry.js";
+import { ServiceRuntime } from "./services/runtime.js";
+import { ChangeFeed } from "./storage/change-feed.js";
+import { openStorage, type Storage } from "./storage/database.js";
+import { migrateToLatest } from "./storage/migrate.js";
+import { KyselyAclRepository } from "./storage/repositories/acls.js";
+import { KyselyGroupRepository } from "./storage/repositories/groups.js";
+import { KyselySettingsRepository } from "./storage/repositories/settings.js";
+import { KyselyUserRepository } from "./storage/repositories/users.js";
+
+/**
+ * The resource-server slots that later subsystems fill: the OAuth module provides the scope catalog and
+ * the local verifier; the external-server module replaces the selector.
+ */
+export interface ResourceSlots {
+  scopes: ScopeCatalog;
+  local: TokenVerifier;
+  select: VerifierSelector;
+}
+
+/** Everything a running server is made of. `http/` translates requests into calls on these. */
+export interface Conduit {
+  config: Config;
+  log: Logger;
+  clock: Clock;
+  storage: Storage;
+  /** The server key (secrets at rest, keyed digests). */
+  key: Buffer;
+  secretBox: SecretBox;
+  changes: ChangeFeed;
+  repos: {
+    users: KyselyUserRepository;
+    groups: KyselyGroupRepository;
+    acls: KyselyAclRepository;
+    settings: KyselySettingsRepository;
+  };
+  directory: UserDirectory;
+  access: AccessControl;
+  registry: ServiceRegistry;
+  runtime: ServiceRuntime;
+  auth: AuthenticationChain;
+  basic: BasicAuthenticator;
+  resource: ResourceSlots;
+  admin: { security: SecurityAdmin; services: ServicesAdmin };
+  /** Secret values to mask wherever a pipeline is written (secret global variables register theirs). */
+  secretValues: Set<string>;
+  /** Run on close, in reverse order of registration. */
+  onClose(fn: () => Promise<void> | void): void;
+  close(): Promise<void>;
+}
+
+export interface CreateOptions {
+  clock?: Clock;
+  log?: Logger;
+  /** Where the generated Administrator password is announced. */
+  announce?: (message: string) => void;
+}
+
+/** Opens the database, migrates it, bootstraps the built-ins and wires the subsystems together. */
+export async function createConduit(config: Config, options: CreateOptions = {}): Promise<Conduit> {
+  const clock = options.clock ?? systemClock;
+  const log =
+    options.log ??
+    createLogger({ dataDir: config.dataDir, level: config.logLevel, stdout: config.logToStdout });
+  const key = loadServerKey(config);
+  const storage = openStorage(config);
+  const closers: (() => Promise<void> | void)[] = [() => storage.close()];
+  try {
+    await migrateToLatest(storage.db);
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+  const changes = new ChangeFeed(log);
+  if (config.databaseUrl) {
+    await changes.connect(config.databaseUrl);
+    closers.push(() => changes.close());
+  }
+  const repos = {
+    users: new KyselyUserRepository(storage.db),
+    groups: new KyselyGroupRepository(storage.db),
+    acls: new KyselyAclRepository(storage.db),
+    settings: new KyselySettingsRepository(storage.db),
+  };
+  await bootstrap({
+    ...repos,
+    clock,
+    log,
+    dataDir: config.dataDir,
+    adminPassword: config.adminPassword,
+    ...(options.announce ? { announce: options.announce } : {}),
+  });
+
+  const directory = new UserDirectory(repos.users);
+  const access = new AccessControl(repos.acls);
+  changes.subscribe((change) => {
+    if (change.kind === "user") directory.invalidate(change.key);
+    if (change.kind === "acl") access.invalidate();
+  });
+
+  const auth = new AuthenticationChain();
+  const basic = new BasicAuthenticator(directory, new LoginThrottle(), key, log);
+  const inactive: TokenVerifier = { verify: async () => undefined };
+  const resource: ResourceSlots = {
+    scopes: { get: async () => undefined, list: async () => [] },
+    local: inactive,
+    select: async () => resource.local,
+  };
+  auth.add(basic);
+  auth.add(
+    new BearerAuthenticator(
+      (token) => resource.select(token),
+      { get: (name) => resource.scopes.get(name), list: () => resource.scopes.list() },
+      directory,
+      log,
+    ),
+  );
+
+  const secretValues = new Set<string>();
+  const registry = new ServiceRegistry();
+  registry.replaceOwner("builtin", builtinServices({ secrets: () => secretValues }));
+  const runtime = new ServiceRuntime(registry, access, log, () => auth.missingCredentials());
+
+  const conduit: Conduit = {
+    config,
+    log,
+    clock,
+    storage,
+    key,
+    secretBox: new SecretBox(key),
+    changes,
+    repos,
+    directory,
+    access,
+    registry,
+    runtime,
+    auth,
+    basic,
+    resource,
+    admin: {
+      security: new SecurityAdmin(repos.users, repos.groups, repos.acls, changes, clock, log),
+      services: new ServicesAdmin(registry, access, repos.acls, changes, log),
+    },
+    secretValues,
+    onClose: (fn) => closers.push(fn),
+    close: async () => {
+      for (const fn of closers.reverse()) await fn();
+      closers.length = 0;
+    },
+  };
+  return conduit;
+}

@@ -1,0 +1,85 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { Conduit } from "../conduit.js";
+import type { Actor } from "../admin/audit.js";
+import { tailLog } from "../admin/log-reader.js";
+import { BadRequestError } from "../kernel/errors.js";
+import { logFile } from "../kernel/logger.js";
+import { requireAdministrator } from "./auth.js";
+
+type Named = { Params: { name: string } };
+
+const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
+
+/**
+ * `/admin/api/*`: JSON, camelCase, for users in Administrators (HTTP Basic or the console session).
+ * Each route is a thin translation to a use-case of src/admin/, shared with the console and the CLI.
+ */
+export async function adminApiRoutes(app: FastifyInstance, { conduit }: { conduit: Conduit }): Promise<void> {
+  app.decorateRequest("actor", null);
+  app.addHook("preHandler", async (request) => {
+    const principal = await requireAdministrator(conduit, request);
+    (request as FastifyRequest & { actor: Actor }).actor = { principal, via: "api" };
+  });
+  const actor = (request: FastifyRequest) => (request as FastifyRequest & { actor: Actor }).actor;
+  const { security, services } = conduit.admin;
+
+  app.get("/users", async () => security.listUsers());
+  app.post("/users", async (request, reply) =>
+    reply.code(201).send(await security.createUser(actor(request), request.body)),
+  );
+  app.get<Named>("/users/:name", async (request) => security.getUser(request.params.name));
+  app.put<Named>("/users/:name", async (request) =>
+    security.updateUser(actor(request), request.params.name, request.body),
+  );
+  app.delete<Named>("/users/:name", async (request, reply) => {
+    await security.deleteUser(actor(request), request.params.name);
+    return reply.code(204).send();
+  });
+
+  app.get("/groups", async () => security.listGroups());
+  app.post("/groups", async (request, reply) =>
+    reply.code(201).send(await security.createGroup(actor(request), request.body)),
+  );
+  app.get<Named>("/groups/:name", async (request) => security.getGroup(request.params.name));
+  app.put<Named>("/groups/:name", async (request) =>
+    security.updateGroup(actor(request), request.params.name, request.body),
+  );
+  app.delete<Named>("/groups/:name", async (request, reply) => {
+    await security.deleteGroup(actor(request), request.params.name);
+    return reply.code(204).send();
+  });
+
+  app.get("/acls", async () => security.listAcls());
+  app.post("/acls", async (request, reply) =>
+    reply.code(201).send(await security.createAcl(actor(request), request.body)),
+  );
+  app.get<Named>("/acls/:name", async (request) => security.getAcl(request.params.name));
+  app.put<Named>("/acls/:name", async (request) =>
+    security.updateAcl(actor(request), request.params.name, request.body),
+  );
+  app.delete<Named>("/acls/:name", async (request, reply) => {
+    await security.deleteAcl(actor(request), request.params.name);
+    return reply.code(204).send();
+  });
+
+  app.get("/services", async () => services.list());
+  app.get<Named>("/services/:name", async (request) => services.get(request.params.name));
+  app.put<Named>("/services/:name/acl", async (request) =>
+    services.setAcl(actor(request), request.params.name, request.body),
+  );
+
+  app.get<{ Querystring: { lines?: string; level?: string; event?: string } }>("/log", async (request) => {
+    const { lines = "200", level, event } = request.query;
+    const count = Number(lines);
+    if (!Number.isInteger(count) || count < 1 || count > 5000)
+      throw new BadRequestError("invalid_query", "lines must be an integer from 1 to 5000", {
+        field: "lines",
+      });
+    if (level !== undefined && !(level in LEVELS))
+      throw new BadRequestError("invalid_query", `level must be one of ${Object.keys(LEVELS).join(", ")}`, {
+        field: "level",
+      });
+    const filter = { ...(level ? { level: LEVELS[level]! } : {}), ...(event ? { event } : {}) };
+    return { entries: await tailLog(logFile(conduit.config.dataDir), count, filter) };
+  });
+}

@@ -1,0 +1,17 @@
+import type { FastifyRequest } from "fastify";
+import type { Conduit } from "../conduit.js";
+import { ForbiddenError } from "../kernel/errors.js";
+import { isAdministrator, type Principal } from "../security/principal.js";
+
+/** The principal of a request, through the one authentication chain. */
+export function authenticate(conduit: Conduit, request: FastifyRequest): Promise<Principal | null> {
+  return conduit.auth.authenticate({ authorization: request.headers.authorization, ip: request.ip });
+}
+
+/** The admin API and console: a user in Administrators, else 401 (no credentials) or 403. */
+export async function requireAdministrator(conduit: Conduit, request: FastifyRequest): Promise<Principal> {
+  const principal = await authenticate(conduit, request);
+  if (!principal) throw conduit.auth.missingCredentials();
+  if (!isAdministrator(principal)) throw new ForbiddenError("administrators only", "admin_required");
+  return principal;
+}

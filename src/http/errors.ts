@@ -1,0 +1,55 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { ConduitError } from "../kernel/errors.js";
+
+/** The JSON body of every error outside the OAuth endpoints: a stable code and a human message. */
+export interface ErrorBody {
+  error: string;
+  message: string;
+  [detail: string]: unknown;
+}
+
+/** Fastify's own errors, by code, as the status and stable code we answer with. */
+const FASTIFY_ERRORS: Record<string, [number, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, "payload_too_large"],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, "unsupported_media_type"],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, "invalid_content_length"],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, "invalid_json"],
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, "invalid_json"],
+  FST_ERR_VALIDATION: [400, "invalid_request"],
+};
+
+/** Maps any error to a status and a body that is safe to show; detail of 5xx errors stays in the log. */
+export function toErrorResponse(error: unknown): {
+  status: number;
+  body: ErrorBody;
+  headers: Record<string, string | string[]>;
+} {
+  if (error instanceof ConduitError) {
+    const body: ErrorBody = error.expose
+      ? { error: error.code, message: error.message, ...error.details }
+      : { error: error.code, message: "internal server error" };
+    return { status: error.status, body, headers: error.headers };
+  }
+  const fastifyError = error as Partial<FastifyError>;
+  const known = fastifyError.code ? FASTIFY_ERRORS[fastifyError.code] : undefined;
+  if (known)
+    return { status: known[0], body: { error: known[1], message: fastifyError.message ?? "" }, headers: {} };
+  if (error instanceof SyntaxError && fastifyError.statusCode === 400)
+    return { status: 400, body: { error: "invalid_json", message: error.message }, headers: {} };
+  const status = fastifyError.statusCode;
+  if (typeof status === "number" && status >= 400 && status < 500)
+    return {
+      status,
+      body: { error: "bad_request", message: fastifyError.message ?? "bad request" },
+      headers: {},
+    };
+  return { status: 500, body: { error: "internal_error", message: "internal server error" }, headers: {} };
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+  const { status, body, headers } = toErrorResponse(error);
+  if (status >= 500 && status !== 503)
+    request.log.error({ err: error, url: request.routeOptions.url }, "request failed");
+  for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+  return reply.code(status).type("application/json; charset=utf-8").send(body);
+}

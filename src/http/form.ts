@@ -1,0 +1,26 @@
+import type { FastifyInstance } from "fastify";
+
+/** A parsed form: a name sent more than once keeps every value, in order. */
+export type FormBody = Record<string, string | string[]>;
+
+/** application/x-www-form-urlencoded (WHATWG URL standard parsing, as browsers send it). */
+export function parseForm(text: string): FormBody {
+  const out: FormBody = Object.create(null) as FormBody;
+  for (const [name, value] of new URLSearchParams(text)) {
+    const existing = out[name];
+    if (existing === undefined) out[name] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else out[name] = [existing, value];
+  }
+  return out;
+}
+
+export function registerFormParser(app: FastifyInstance): void {
+  app.addContentTypeParser(
+    "application/x-www-form-urlencoded",
+    { parseAs: "string" },
+    (_request, body, done) => {
+      done(null, parseForm(body as string));
+    },
+  );
+}

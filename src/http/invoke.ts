@@ -1,0 +1,84 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Conduit } from "../conduit.js";
+import { BadRequestError, NotFoundError } from "../kernel/errors.js";
+import type { Pipeline, ResponseControl, TransportInfo } from "../services/types.js";
+import { authenticate } from "./auth.js";
+
+/**
+ * `GET|POST /invoke/{folder.sub}/{service}` and `/invoke/{folder.sub}:{service}`: the input pipeline is
+ * the query merged with a JSON or form body (the body wins), the answer the output pipeline as JSON.
+ */
+export async function invokeRoutes(app: FastifyInstance, { conduit }: { conduit: Conduit }): Promise<void> {
+  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+    const name = serviceNameFromPath((request.params as { "*": string })["*"]);
+    const principal = await authenticate(conduit, request);
+    const response: ResponseControl = { headers: {} };
+    const output = await conduit.runtime.invoke(name, inputOf(request), {
+      principal,
+      transport: transportOf(request),
+      response,
+    });
+    reply.headers(response.headers);
+    if (response.status) reply.code(response.status);
+    return reply.type("application/json; charset=utf-8").send(JSON.stringify(output, jsonReplacer));
+  };
+  app.get("/invoke/*", handler);
+  app.post("/invoke/*", handler);
+}
+
+/** `a.b/c` or `a.b:c` → `a.b:c`. Folder and service names are case-sensitive, as in IS. */
+export function serviceNameFromPath(path: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    throw new BadRequestError("invalid_path", "the service path is not valid percent-encoding");
+  }
+  const slash = decoded.lastIndexOf("/");
+  const name = decoded.includes(":")
+    ? decoded
+    : slash > 0
+      ? `${decoded.slice(0, slash)}:${decoded.slice(slash + 1)}`
+      : "";
+  if (!/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*:[A-Za-z_][\w-]*$/.test(name))
+    throw new NotFoundError("service_not_found", `"${decoded}" is not a service name (folder.sub/service)`);
+  return name;
+}
+
+function inputOf(request: FastifyRequest): Pipeline {
+  const query = request.query as Record<string, unknown>;
+  const body = request.body;
+  if (body === undefined || body === null || body === "") return { ...query };
+  if (typeof body !== "object" || Array.isArray(body) || Buffer.isBuffer(body))
+    throw new BadRequestError("invalid_body", "the request body must be a JSON object or a form");
+  return { ...query, ...(body as Pipeline) };
+}
+
+const HIDDEN_HEADERS = new Set(["authorization", "cookie", "proxy-authorization"]);
+
+function transportOf(request: FastifyRequest): TransportInfo {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers))
+    if (!HIDDEN_HEADERS.has(name) && value !== undefined)
+      headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  return {
+    protocol: "http",
+    method: request.method,
+    path: request.url.split("?")[0] ?? "",
+    ip: request.ip,
+    headers,
+  };
+}
+
+/** Bytes travel as base64 text in JSON. */
+export function jsonReplacer(_key: string, value: unknown): unknown {
+  if (
+    value &&
+    typeof value === "object" &&
+    (value as { type?: string }).type === "Buffer" &&
+    Array.isArray((value as { data?: unknown }).data)
+  )
+    return Buffer.from((value as { data: number[] }).data).toString("base64");
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+  return value;
+}

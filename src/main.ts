@@ -1,0 +1,45 @@
+import { buildApp } from "./app.js";
+import { ConfigError, loadConfig } from "./config/index.js";
+import { createConduit } from "./conduit.js";
+
+/** config → database → migrate → build app → listen; drain on SIGTERM. */
+export async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`conduit: configuration error: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const conduit = await createConduit(config);
+  const app = await buildApp(conduit);
+  await app.listen({ port: config.port, host: config.host });
+  conduit.log.info(
+    { event: "started", url: config.publicUrl, database: conduit.storage.dialect },
+    "Conduit is listening",
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    conduit.log.info({ event: "stopping", signal }, "stopping: finishing requests in flight");
+    await app.close();
+    await conduit.close();
+    conduit.log.info({ event: "stopped" }, "stopped");
+    conduit.log.flush?.();
+    setTimeout(() => process.exit(0), 50).unref();
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `conduit: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,92 @@
+import { ConduitError, ForbiddenError, UnauthorizedError } from "../kernel/errors.js";
+import type { Logger } from "../kernel/logger.js";
+import { nodeCovers } from "../services/types.js";
+import type { Authenticator, AuthRequest } from "../security/authentication.js";
+import { parseAuthorization } from "../security/authentication.js";
+import type { UserDirectory } from "../security/directory.js";
+import { principalFor, type Principal } from "../security/principal.js";
+import { REALM } from "../security/basic.js";
+import type { ActiveToken, ScopeCatalog, VerifierSelector } from "./types.js";
+
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/**
+ * Bearer tokens on /invoke (RFC 6750). The token is verified by the authorization server that the global
+ * settings (or the JWT's issuer) select; the request then runs as the token's user, and each service is
+ * checked against the token's scopes per request (never cached).
+ *
+ * RFC 6750 §3: no token → 401 with only `Bearer realm`; an invalid token → 401 error="invalid_token";
+ * scopes that do not cover the service → 403 error="insufficient_scope".
+ */
+export class BearerAuthenticator implements Authenticator {
+  readonly scheme = "bearer";
+  readonly challenge = `Bearer realm="${REALM}"`;
+
+  constructor(
+    private readonly select: VerifierSelector,
+    private readonly scopes: ScopeCatalog,
+    private readonly directory: UserDirectory,
+    private readonly log: Logger,
+  ) {}
+
+  async authenticate(request: AuthRequest): Promise<Principal | null> {
+    const parsed = parseAuthorization(request.authorization);
+    if (!parsed || parsed.scheme !== "bearer") return null;
+    // RFC 6750 §2.1: b64token syntax.
+    if (!TOKEN68.test(parsed.value)) throw this.invalid("malformed bearer token", request.ip);
+    const verifier = await this.select(parsed.value);
+    const token = await verifier.verify(parsed.value);
+    if (!token) throw this.invalid("the access token is not active", request.ip);
+    if (token.expiresAt !== undefined && token.expiresAt <= Date.now())
+      throw this.invalid("the access token has expired", request.ip);
+    const user = await this.directory.get(token.runAs);
+    if (!user) {
+      this.log.error(
+        { event: "bearer_refused", server: token.server, runAs: token.runAs },
+        "run-as user does not exist",
+      );
+      throw this.invalid("the token's user does not exist", request.ip);
+    }
+    const principal = principalFor(user, "bearer");
+    principal.token = {
+      scopes: token.scopes,
+      server: token.server,
+      ...(token.clientId === undefined ? {} : { clientId: token.clientId }),
+    };
+    principal.authorizeService = (serviceName) => this.authorizeService(token, serviceName, request.ip);
+    return principal;
+  }
+
+  private async authorizeService(token: ActiveToken, serviceName: string, ip: string): Promise<void> {
+    for (const name of token.scopes) {
+      const scope = await this.scopes.get(name);
+      if (scope?.values.some((node) => nodeCovers(node, serviceName))) return;
+    }
+    const needed = (await this.scopes.list())
+      .filter((s) => s.values.some((node) => nodeCovers(node, serviceName)))
+      .map((s) => s.name);
+    this.log.info(
+      {
+        event: "bearer_refused",
+        reason: "insufficient_scope",
+        service: serviceName,
+        server: token.server,
+        ip,
+      },
+      "token scopes do not cover the service",
+    );
+    const scopeParam = needed.length > 0 ? `, scope="${needed.join(" ")}"` : "";
+    throw new ForbiddenError(`the token's scopes do not cover ${serviceName}`, "insufficient_scope", {
+      "www-authenticate": `Bearer realm="${REALM}", error="insufficient_scope", error_description="The token's scopes do not cover this service"${scopeParam}`,
+    });
+  }
+
+  private invalid(reason: string, ip: string): ConduitError {
+    this.log.info({ event: "bearer_refused", reason, ip }, "bearer token refused");
+    return new UnauthorizedError(
+      reason,
+      `Bearer realm="${REALM}", error="invalid_token", error_description="${reason}"`,
+      "invalid_token",
+    );
+  }
+}

@@ -1,0 +1,60 @@
+import { UnauthorizedError } from "../kernel/errors.js";
+import type { Principal } from "./principal.js";
+
+/** What an authenticator may look at; nothing else of the HTTP request reaches it. */
+export interface AuthRequest {
+  authorization: string | undefined;
+  ip: string;
+}
+
+/**
+ * One way to prove who you are. `authenticate` answers null when the request carries no credentials of
+ * this kind, a principal when they are good, and throws a 401 ConduitError when they are present but bad.
+ */
+export interface Authenticator {
+  readonly scheme: string;
+  /** The WWW-Authenticate challenge sent when a request has no credentials at all. */
+  readonly challenge: string;
+  authenticate(request: AuthRequest): Promise<Principal | null>;
+}
+
+/** The authentication chain shared by /invoke, the admin API and the console. */
+export class AuthenticationChain {
+  private readonly authenticators: Authenticator[] = [];
+
+  add(authenticator: Authenticator): this {
+    if (this.authenticators.some((a) => a.scheme === authenticator.scheme))
+      throw new TypeError(`authenticator ${authenticator.scheme} is registered twice`);
+    this.authenticators.push(authenticator);
+    return this;
+  }
+
+  /** The principal, or null for an anonymous request. */
+  async authenticate(request: AuthRequest): Promise<Principal | null> {
+    for (const authenticator of this.authenticators) {
+      const principal = await authenticator.authenticate(request);
+      if (principal) return principal;
+    }
+    if (request.authorization !== undefined && request.authorization.trim() !== "")
+      throw new UnauthorizedError("unsupported authorization scheme", this.challenges());
+    return null;
+  }
+
+  /** Challenges for a request that must authenticate (RFC 9110 §11.6.1). */
+  challenges(): string[] {
+    return this.authenticators.map((a) => a.challenge);
+  }
+
+  missingCredentials(message = "authentication required"): UnauthorizedError {
+    return new UnauthorizedError(message, this.challenges());
+  }
+}
+
+/** Splits `Scheme credentials`; the scheme is case-insensitive (RFC 9110 §11.1). */
+export function parseAuthorization(
+  header: string | undefined,
+): { scheme: string; value: string } | undefined {
+  if (!header) return undefined;
+  const match = /^([A-Za-z][\w!#$%&'*+.^`|~-]*) +(\S.*)$/.exec(header.trim());
+  return match ? { scheme: match[1]!.toLowerCase(), value: match[2]!.trim() } : undefined;
+}

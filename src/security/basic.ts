@@ -1,0 +1,74 @@
+import { LRUCache } from "lru-cache";
+import type { Logger } from "../kernel/logger.js";
+import { UnauthorizedError } from "../kernel/errors.js";
+import { hmac, verifyPassword } from "../kernel/crypto.js";
+import type { Authenticator, AuthRequest } from "./authentication.js";
+import { parseAuthorization } from "./authentication.js";
+import type { UserDirectory } from "./directory.js";
+import { principalFor, type Principal } from "./principal.js";
+import { sleep, type LoginThrottle } from "./throttle.js";
+
+export const REALM = "Conduit";
+const DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+/**
+ * HTTP Basic (RFC 7617) against Conduit's users. A verified username/password pair is remembered as a
+ * keyed digest of the pair together with the password hash it matched: a correct password costs one
+ * scrypt only the first time, and the moment the user's password changes (a new hash) or the user is
+ * deleted, the remembered pair no longer matches anything.
+ */
+export class BasicAuthenticator implements Authenticator {
+  readonly scheme = "basic";
+  readonly challenge = `Basic realm="${REALM}", charset="UTF-8"`;
+  private readonly verified = new LRUCache<string, string>({ max: 50_000, ttl: 15 * 60_000 });
+
+  constructor(
+    private readonly directory: UserDirectory,
+    private readonly throttle: LoginThrottle,
+    private readonly key: Buffer,
+    private readonly log: Logger,
+  ) {}
+
+  async authenticate(request: AuthRequest): Promise<Principal | null> {
+    const parsed = parseAuthorization(request.authorization);
+    if (!parsed || parsed.scheme !== "basic") return null;
+    const credentials = decodeBasic(parsed.value);
+    if (!credentials) throw this.refuse("malformed Basic credentials");
+    const principal = await this.verify(credentials.username, credentials.password, request.ip);
+    if (!principal) throw this.refuse("invalid username or password");
+    return principal;
+  }
+
+  /** Checks a username and password (also used by the login form of the authorization endpoint). */
+  async verify(username: string, password: string, ip: string): Promise<Principal | null> {
+    const user = await this.directory.get(username);
+    const cacheKey = hmac(this.key, `${username}\u0000${password}`);
+    if (user && this.verified.get(cacheKey) === user.passwordHash) return principalFor(user, "basic");
+
+    const delay = this.throttle.delayMs(username, ip);
+    if (delay > 0) await sleep(delay);
+    // Unknown users cost the same hash as known ones, so timing does not reveal which names exist.
+    const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
+    if (!user || !ok) {
+      this.throttle.recordFailure(username, ip);
+      this.log.warn({ event: "login_failed", username, ip }, "authentication failed");
+      return null;
+    }
+    this.throttle.recordSuccess(username);
+    this.verified.set(cacheKey, user.passwordHash);
+    return principalFor(user, "basic");
+  }
+
+  private refuse(message: string): UnauthorizedError {
+    return new UnauthorizedError(message, this.challenge);
+  }
+}
+
+/** RFC 7617 §2: base64 of `user-id ":" password`; the user-id cannot contain a colon. */
+export function decodeBasic(value: string): { username: string; password: string } | undefined {
+  if (!/^[A-Za-z0-9+/]+=*$/.test(value)) return undefined;
+  const decoded = Buffer.from(value, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon <= 0) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}

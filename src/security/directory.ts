@@ -1,0 +1,32 @@
+import { LRUCache } from "lru-cache";
+import type { UserRecord, UserRepository } from "../storage/repositories/users.js";
+
+/**
+ * Users as the request path sees them: read through a small cache. Writes on this node drop the entry at
+ * once; on PostgreSQL other nodes drop theirs through the change feed (src/storage/change-feed.ts), and
+ * the short TTL bounds any delay if a notification is lost.
+ */
+export class UserDirectory {
+  private readonly cache: LRUCache<string, { user: UserRecord | null }>;
+
+  constructor(
+    private readonly users: UserRepository,
+    options: { ttlMs?: number; max?: number } = {},
+  ) {
+    this.cache = new LRUCache({ max: options.max ?? 10_000, ttl: options.ttlMs ?? 5_000 });
+  }
+
+  async get(username: string): Promise<UserRecord | undefined> {
+    const hit = this.cache.get(username);
+    if (hit) return hit.user ?? undefined;
+    const user = await this.users.get(username);
+    this.cache.set(username, { user: user ?? null });
+    return user;
+  }
+
+  /** Drops one user, or everyone when no name is given. */
+  invalidate(username?: string): void {
+    if (username === undefined) this.cache.clear();
+    else this.cache.delete(username);
+  }
+}

@@ -1,0 +1,41 @@
+import { BadRequestError } from "../../kernel/errors.js";
+import { defineService, type ServiceDefinition } from "../types.js";
+
+/** pub.json: JSON text to documents and back. */
+export const jsonServices: ServiceDefinition[] = [
+  defineService({
+    name: "pub.json:jsonStringToDocument",
+    description: "Parses jsonString into a document.",
+    signature: {
+      input: [{ name: "jsonString", type: "string", required: true }],
+      output: [{ name: "document", type: "any" }],
+    },
+    run: ({ jsonString }) => {
+      try {
+        return { document: JSON.parse(jsonString as string) as unknown };
+      } catch (error) {
+        throw new BadRequestError(
+          "invalid_json",
+          `jsonString is not valid JSON: ${(error as Error).message}`,
+          {
+            field: "jsonString",
+          },
+        );
+      }
+    },
+  }),
+  defineService({
+    name: "pub.json:documentToJSONString",
+    description: "Writes document as JSON text (prettyPrint: indented).",
+    signature: {
+      input: [
+        { name: "document", type: "any", required: true },
+        { name: "prettyPrint", type: "boolean" },
+      ],
+      output: [{ name: "jsonString", type: "string" }],
+    },
+    run: ({ document, prettyPrint }) => ({
+      jsonString: JSON.stringify(document, null, prettyPrint ? 2 : undefined),
+    }),
+  }),
+];

@@ -1,0 +1,35 @@
+/**
+ * Masks secrets in a pipeline before it is written anywhere (pub.flow:tracePipeline, logs): fields whose
+ * names say they are secret, and any value registered as secret (secret global variables).
+ */
+const SECRET_NAME = /pass(word)?|secret|token|authorization|api[-_]?key|credential/i;
+export const MASK = "********";
+
+export type SecretValues = () => Iterable<string>;
+
+export function maskPipeline(value: unknown, secrets: SecretValues = () => [], depth = 0): unknown {
+  const known = new Set([...secrets()].filter((s) => s.length >= 4));
+  return mask(value, known, depth);
+}
+
+function mask(value: unknown, secrets: Set<string>, depth: number): unknown {
+  if (depth > 32) return "[too deep]";
+  if (typeof value === "string") {
+    let out = value;
+    for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(MASK);
+    return out;
+  }
+  if (value instanceof Uint8Array) return `[${value.length} bytes]`;
+  if (Array.isArray(value)) return value.map((v) => mask(v, secrets, depth + 1));
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) {
+      out[key] =
+        SECRET_NAME.test(key) && v !== undefined && v !== null && v !== ""
+          ? MASK
+          : mask(v, secrets, depth + 1);
+    }
+    return out;
+  }
+  return value;
+}
