@@ -9,15 +9,12 @@ import { adminApiRoutes } from "./http/admin-api.js";
 import { sendError } from "./http/errors.js";
 import { registerFormParser } from "./http/form.js";
 import { invokeRoutes } from "./http/invoke.js";
+import { flowRoutes } from "./flow/module.js";
+import { oauthRoutes } from "./oauth/module.js";
+import { externalServerRoutes } from "./resource/external/module.js";
 
-/**
- * An HTTP surface contributed by a subsystem (OAuth endpoints, metrics, …): registered as an encapsulated
- * Fastify plugin with the Conduit instance.
- */
-export type Surface = { plugin: FastifyPluginAsync<{ conduit: Conduit }>; prefix?: string };
-
-/** Surfaces registered by later subsystems; app.ts lists them so the architecture shows in one place. */
-export const surfaces: Surface[] = [];
+/** The HTTP surfaces of the subsystems, each an encapsulated Fastify plugin given the Conduit. */
+const surfaces: FastifyPluginAsync<{ conduit: Conduit }>[] = [oauthRoutes, externalServerRoutes, flowRoutes];
 
 /** Builds the HTTP application around a Conduit; never listens (tests use `app.inject`). */
 export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
@@ -41,7 +38,6 @@ export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
   app.get("/health", async () => ({ status: "ok" }));
   await app.register(invokeRoutes, { conduit });
   await app.register(adminApiRoutes, { conduit, prefix: "/admin/api" });
-  for (const surface of surfaces)
-    await app.register(surface.plugin, { conduit, ...(surface.prefix ? { prefix: surface.prefix } : {}) });
+  for (const surface of surfaces) await app.register(surface, { conduit });
   return app;
 }

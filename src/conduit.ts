@@ -16,6 +16,9 @@ import { LoginThrottle } from "./security/throttle.js";
 import { builtinServices } from "./services/builtins/index.js";
 import { ServiceRegistry } from "./services/registry.js";
 import { ServiceRuntime } from "./services/runtime.js";
+import { installFlows } from "./flow/module.js";
+import { installOAuth } from "./oauth/module.js";
+import { installExternalServers } from "./resource/external/module.js";
 import { ChangeFeed } from "./storage/change-feed.js";
 import { openStorage, type Storage } from "./storage/database.js";
 import { migrateToLatest } from "./storage/migrate.js";
@@ -32,6 +35,8 @@ export interface ResourceSlots {
   scopes: ScopeCatalog;
   local: TokenVerifier;
   select: VerifierSelector;
+  /** Whether an external authorization server of that name exists (global settings check it). */
+  externalServerExists(name: string): Promise<boolean>;
 }
 
 /** Everything a running server is made of. `http/` translates requests into calls on these. */
@@ -121,6 +126,7 @@ export async function createConduit(config: Config, options: CreateOptions = {})
     scopes: { get: async () => undefined, list: async () => [] },
     local: inactive,
     select: async () => resource.local,
+    externalServerExists: async () => false,
   };
   auth.add(basic);
   auth.add(
@@ -164,5 +170,14 @@ export async function createConduit(config: Config, options: CreateOptions = {})
       closers.length = 0;
     },
   };
+  try {
+    // Order matters: OAuth provides scopes and the local verifier that external servers build on.
+    await installOAuth(conduit);
+    await installExternalServers(conduit);
+    await installFlows(conduit);
+  } catch (error) {
+    await conduit.close();
+    throw error;
+  }
   return conduit;
 }

@@ -1,10 +1,16 @@
 import type { Migration } from "kysely";
 import * as m0001 from "./0001-security.js";
+import * as m0002 from "./0002-oauth.js";
+import * as m0003 from "./0003-external-servers.js";
+import * as m0004 from "./0004-flow.js";
 
 /**
  * Every migration, listed explicitly and in order (never discovered from the file system).
- * Subsystems append theirs here; a migration, once landed, never changes.
+ * A migration, once landed, never changes: later changes are new migrations.
  */
 export const migrations: Record<string, Migration> = {
   "0001-security": m0001,
+  "0002-oauth": m0002,
+  "0003-external-servers": m0003,
+  "0004-flow": m0004,
 };
