@@ -20,7 +20,8 @@ export async function invokeRoutes(app: FastifyInstance, { conduit }: { conduit:
     });
     reply.headers(response.headers);
     if (response.status) reply.code(response.status);
-    return reply.type("application/json; charset=utf-8").send(JSON.stringify(output, jsonReplacer));
+    const json = containsBytes(output, 0) ? JSON.stringify(output, jsonReplacer) : JSON.stringify(output);
+    return reply.type("application/json; charset=utf-8").send(json);
   };
   app.get("/invoke/*", handler);
   app.post("/invoke/*", handler);
@@ -81,4 +82,13 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
     return Buffer.from((value as { data: number[] }).data).toString("base64");
   if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
   return value;
+}
+
+/** Whether a pipeline holds bytes anywhere (only then is the slower replacer needed). */
+function containsBytes(value: unknown, depth: number): boolean {
+  if (value instanceof Uint8Array) return true;
+  if (depth > 64 || value === null || typeof value !== "object") return false;
+  for (const v of Array.isArray(value) ? value : Object.values(value))
+    if (containsBytes(v, depth + 1)) return true;
+  return false;
 }

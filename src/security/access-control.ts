@@ -1,4 +1,3 @@
-import { LRUCache } from "lru-cache";
 import type { AclRecord, AclRepository } from "../storage/repositories/acls.js";
 import { folderChain, folderOf } from "../services/types.js";
 import { EVERYBODY, type Principal } from "./principal.js";
@@ -13,66 +12,102 @@ export const BUILTIN_ACLS: AclRecord[] = [
 export const ANONYMOUS_GROUP = "Anonymous";
 export const DEFAULT_ACL = "Default";
 
+type Resolution = { acl: string; node: string | null };
+
 interface Snapshot {
   assignments: Map<string, string>;
   acls: Map<string, AclRecord>;
+  /** Resolved ACL per folder, filled as folders are asked about. */
+  resolved: Map<string, Resolution>;
+  loadedAt: number;
 }
 
 /**
  * Execute ACLs: a service's own ACL, else its nearest folder's, else `Default`. Deny wins over allow.
- * The ACLs and assignments are read into memory and reloaded after any change (and every few seconds, so
- * that nodes sharing a database converge).
+ * The ACLs and assignments are held in memory, reloaded after any change (the change feed tells every
+ * node) and at least every `ttlMs`, so a lost notification cannot leave a node wrong for long.
  */
 export class AccessControl {
-  private readonly snapshot: LRUCache<"acl", Snapshot>;
+  private snapshot: Snapshot | undefined;
+  private loading: Promise<Snapshot> | undefined;
+  private readonly ttlMs: number;
 
   constructor(
     private readonly repository: AclRepository,
     options: { ttlMs?: number } = {},
   ) {
-    this.snapshot = new LRUCache<"acl", Snapshot>({
-      max: 1,
-      ttl: options.ttlMs ?? 5_000,
-      fetchMethod: async () => this.load(),
-    });
+    this.ttlMs = options.ttlMs ?? 5_000;
+  }
+
+  private current(): Snapshot | Promise<Snapshot> {
+    const snapshot = this.snapshot;
+    if (snapshot && Date.now() - snapshot.loadedAt < this.ttlMs) return snapshot;
+    this.loading ??= this.load().finally(() => (this.loading = undefined));
+    return this.loading;
   }
 
   private async load(): Promise<Snapshot> {
     const [assignments, acls] = await Promise.all([this.repository.assignments(), this.repository.list()]);
-    return { assignments, acls: new Map(acls.map((a) => [a.name, a])) };
-  }
-
-  private async current(): Promise<Snapshot> {
-    return (await this.snapshot.fetch("acl")) ?? this.load();
+    const snapshot: Snapshot = {
+      assignments,
+      acls: new Map(acls.map((a) => [a.name, a])),
+      resolved: new Map(),
+      loadedAt: Date.now(),
+    };
+    this.snapshot = snapshot;
+    return snapshot;
   }
 
   invalidate(): void {
-    this.snapshot.clear();
+    this.snapshot = undefined;
   }
 
   /** The ACL that governs a service, and the node it was found on. */
-  async aclFor(serviceName: string): Promise<{ acl: string; node: string | null }> {
-    const { assignments } = await this.current();
-    const own = assignments.get(serviceName);
-    if (own) return { acl: own, node: serviceName };
-    return this.aclForFolder(folderOf(serviceName));
+  async aclFor(serviceName: string): Promise<Resolution> {
+    return resolveService(await this.current(), serviceName);
   }
 
   /** The ACL a folder has or inherits. */
-  async aclForFolder(name: string): Promise<{ acl: string; node: string | null }> {
-    const { assignments } = await this.current();
-    for (const folder of folderChain(name)) {
-      const acl = assignments.get(folder);
-      if (acl) return { acl, node: folder };
-    }
-    return { acl: DEFAULT_ACL, node: null };
+  async aclForFolder(name: string): Promise<Resolution> {
+    return resolveFolder(await this.current(), name);
   }
 
   async allows(aclName: string, principal: Principal | null): Promise<boolean> {
-    const acl = (await this.current()).acls.get(aclName);
-    if (!acl) return false; // an ACL that no longer exists allows nobody
-    const groups = principal ? principal.groups : [ANONYMOUS_GROUP];
-    if (groups.some((g) => acl.deny.includes(g))) return false;
-    return groups.some((g) => acl.allow.includes(g));
+    return allowed((await this.current()).acls.get(aclName), principal);
   }
+
+  /** The governing ACL of a service and whether it lets the principal run it, in one look. */
+  async check(serviceName: string, principal: Principal | null): Promise<{ acl: string; allowed: boolean }> {
+    const snapshot = await this.current();
+    const { acl } = resolveService(snapshot, serviceName);
+    return { acl, allowed: allowed(snapshot.acls.get(acl), principal) };
+  }
+}
+
+function resolveService(snapshot: Snapshot, serviceName: string): Resolution {
+  const own = snapshot.assignments.get(serviceName);
+  return own ? { acl: own, node: serviceName } : resolveFolder(snapshot, folderOf(serviceName));
+}
+
+function resolveFolder(snapshot: Snapshot, name: string): Resolution {
+  let answer = snapshot.resolved.get(name);
+  if (!answer) {
+    answer = { acl: DEFAULT_ACL, node: null };
+    for (const folder of folderChain(name)) {
+      const acl = snapshot.assignments.get(folder);
+      if (acl) {
+        answer = { acl, node: folder };
+        break;
+      }
+    }
+    if (snapshot.resolved.size < 100_000) snapshot.resolved.set(name, answer);
+  }
+  return answer;
+}
+
+function allowed(acl: AclRecord | undefined, principal: Principal | null): boolean {
+  if (!acl) return false; // an ACL that no longer exists allows nobody
+  const groups = principal ? principal.groups : [ANONYMOUS_GROUP];
+  if (groups.some((g) => acl.deny.includes(g))) return false;
+  return groups.some((g) => acl.allow.includes(g));
 }

@@ -1,11 +1,11 @@
 import { LRUCache } from "lru-cache";
 import type { Logger } from "../kernel/logger.js";
 import { UnauthorizedError } from "../kernel/errors.js";
-import { hmac, verifyPassword } from "../kernel/crypto.js";
+import { keyedDigest, verifyPassword } from "../kernel/crypto.js";
 import type { Authenticator, AuthRequest } from "./authentication.js";
 import { parseAuthorization } from "./authentication.js";
 import type { UserDirectory } from "./directory.js";
-import { principalFor, type Principal } from "./principal.js";
+import type { Principal } from "./principal.js";
 import { sleep, type LoginThrottle } from "./throttle.js";
 
 export const REALM = "Conduit";
@@ -42,8 +42,9 @@ export class BasicAuthenticator implements Authenticator {
   /** Checks a username and password (also used by the login form of the authorization endpoint). */
   async verify(username: string, password: string, ip: string): Promise<Principal | null> {
     const user = await this.directory.get(username);
-    const cacheKey = hmac(this.key, `${username}\u0000${password}`);
-    if (user && this.verified.get(cacheKey) === user.passwordHash) return principalFor(user, "basic");
+    const cacheKey = keyedDigest(this.key, `${username}\u0000${password}`);
+    if (user && this.verified.get(cacheKey) === user.passwordHash)
+      return this.directory.principal(user, "basic");
 
     const delay = this.throttle.delayMs(username, ip);
     if (delay > 0) await sleep(delay);
@@ -56,7 +57,7 @@ export class BasicAuthenticator implements Authenticator {
     }
     this.throttle.recordSuccess(username);
     this.verified.set(cacheKey, user.passwordHash);
-    return principalFor(user, "basic");
+    return this.directory.principal(user, "basic");
   }
 
   private refuse(message: string): UnauthorizedError {

@@ -1,5 +1,6 @@
 import { LRUCache } from "lru-cache";
 import type { UserRecord, UserRepository } from "../storage/repositories/users.js";
+import { principalFor, type Principal } from "./principal.js";
 
 /**
  * Users as the request path sees them: read through a small cache. Writes on this node drop the entry at
@@ -23,6 +24,18 @@ export class UserDirectory {
     this.cache.set(username, { user: user ?? null });
     return user;
   }
+
+  /**
+   * A principal for a user record, shared between requests while the record is current (principals of
+   * Basic and session authentication are never mutated; bearer principals get their own copy).
+   */
+  principal(user: UserRecord, method: "basic" | "session"): Principal {
+    let byMethod = this.principals.get(user);
+    if (!byMethod) this.principals.set(user, (byMethod = {}));
+    return (byMethod[method] ??= Object.freeze(principalFor(user, method)) as Principal);
+  }
+
+  private readonly principals = new WeakMap<UserRecord, Partial<Record<string, Principal>>>();
 
   /** Drops one user, or everyone when no name is given. */
   invalidate(username?: string): void {

@@ -34,8 +34,8 @@ export class ServiceRuntime {
     if (!service) throw new NotFoundError("service_not_found", `service ${name} does not exist`);
     const { principal } = options;
     if (principal?.authorizeService) await principal.authorizeService(name);
-    const { acl } = await this.access.aclFor(name);
-    if (!(await this.access.allows(acl, principal))) {
+    const { acl, allowed } = await this.access.check(name, principal);
+    if (!allowed) {
       if (!principal) throw this.anonymousRefusal();
       this.log.info({ event: "acl_refused", service: name, user: principal.username, acl }, "ACL refused");
       throw new ForbiddenError(`user ${principal.username} may not run ${name}`, "access_denied");

@@ -1,0 +1,16 @@
+// /invoke/pub.math/randomDouble with HTTP Basic on Conduit vs a bare node:http server answering the same JSON.
+export default async function run(lib) {
+  const conduit = await lib.startConduit();
+  const bare = await lib.startBare({ number: 0.5 });
+  try {
+    const reference = await lib.measure({ url: `${bare.url}/invoke/pub.math/randomDouble` });
+    const subject = await lib.measure({
+      url: `${conduit.url}/invoke/pub.math/randomDouble`,
+      headers: { authorization: conduit.adminAuth },
+    });
+    lib.ratio("invoke pub.math/randomDouble with Basic vs bare node:http", subject, reference);
+  } finally {
+    await conduit.stop();
+    await bare.stop();
+  }
+}
