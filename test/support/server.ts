@@ -8,6 +8,7 @@ import { buildApp } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config/index.js";
 import { createConduit, type Conduit } from "../../src/conduit.js";
 import type { Clock } from "../../src/kernel/clock.js";
+import { logFile, REDACT_PATHS } from "../../src/kernel/logger.js";
 import { freshPostgresDatabase } from "./postgres.js";
 
 export const ADMIN_PASSWORD = "admin-password-for-tests";
@@ -64,8 +65,8 @@ export async function startServer(
     ...options.env,
   });
   const log = pino(
-    { level: "info" },
-    pino.destination({ dest: join(dataDir, "test.log"), sync: true, mkdir: true }),
+    { level: "info", redact: { paths: REDACT_PATHS, censor: "[redacted]" } },
+    pino.destination({ dest: logFile(dataDir), sync: true, mkdir: true }),
   );
   const conduit = await createConduit(config, {
     log,
