@@ -1,0 +1,209 @@
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+
+const HELP = `conduit: the Conduit integration server
+
+Usage:
+  conduit start                              start the server (configuration from the environment, see README)
+  conduit invoke <folder.sub:service> [--input '{"name": "value"}']
+                                             run a service on a running server, print the output as JSON
+  conduit user add <username> [--new-password <pw> | --password-stdin] [--group <group>]...
+  conduit user list
+  conduit user delete <username>
+  conduit --help | conduit <command> --help
+
+Options for the commands that talk to a running server:
+  --url <url>          server base URL (env CONDUIT_URL, default http://localhost:$CONDUIT_PORT or :5555)
+  --user <name>        user to authenticate as (env CONDUIT_USER, default Administrator)
+  --password <pw>      that user's password (env CONDUIT_PASSWORD)
+
+Exit status: 0 on success, 1 when the server answered an error, 2 on a usage error.
+`;
+
+class UsageError extends Error {}
+
+interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  env: Record<string, string | undefined>;
+  stdin: () => string;
+}
+
+const defaultIo: Io = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  env: process.env,
+  stdin: () => readFileSync(0, "utf8"),
+};
+
+/** Runs the CLI; answers the exit status. */
+export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
+  try {
+    const [command, ...rest] = argv;
+    if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+      io.out(HELP);
+      return command === undefined ? 2 : 0;
+    }
+    switch (command) {
+      case "start":
+        if (rest.includes("--help")) return help(io);
+        await import("../main.js");
+        return 0;
+      case "invoke":
+        return await invoke(rest, io);
+      case "user":
+        return await user(rest, io);
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      io.err(`conduit: ${(error as Error).message}\nRun "conduit --help" for usage.\n`);
+      return 2;
+    }
+    io.err(`conduit: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+function help(io: Io): number {
+  io.out(HELP);
+  return 0;
+}
+
+const CONNECTION = {
+  url: { type: "string" },
+  user: { type: "string" },
+  password: { type: "string" },
+  help: { type: "boolean" },
+} as const;
+
+function connection(values: { url?: string; user?: string; password?: string }, env: Io["env"]) {
+  const url = (values.url ?? env.CONDUIT_URL ?? `http://localhost:${env.CONDUIT_PORT ?? "5555"}`).replace(
+    /\/$/,
+    "",
+  );
+  const user = values.user ?? env.CONDUIT_USER ?? "Administrator";
+  const password = values.password ?? env.CONDUIT_PASSWORD;
+  const headers: Record<string, string> = {};
+  if (password !== undefined)
+    headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+  return { url, headers };
+}
+
+async function call(
+  io: Io,
+  url: string,
+  init: { method?: string; headers: Record<string, string>; body?: unknown },
+): Promise<{ ok: boolean; status: number; body: unknown }> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: init.method ?? "GET",
+      headers:
+        init.body === undefined ? init.headers : { ...init.headers, "content-type": "application/json" },
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (error) {
+    throw new Error(
+      `cannot reach ${new URL(url).origin}: ${(error as Error).cause ?? (error as Error).message}`,
+    );
+  }
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON
+  }
+  if (!res.ok) {
+    const message = (body as { message?: string } | null)?.message ?? text;
+    io.err(
+      `conduit: ${res.status} ${(body as { error?: string } | null)?.error ?? ""} ${message}\n`.replace(
+        / +/g,
+        " ",
+      ),
+    );
+  }
+  return { ok: res.ok, status: res.status, body };
+}
+
+async function invoke(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { ...CONNECTION, input: { type: "string", short: "i" } },
+    allowPositionals: true,
+  });
+  if (values.help) return help(io);
+  const [service] = positionals;
+  if (!service || positionals.length > 1) throw new UsageError("invoke needs exactly one service name");
+  if (!/^[\w.-]+:[\w-]+$/.test(service))
+    throw new UsageError(`"${service}" is not a service name (folder.sub:service)`);
+  let input: unknown = {};
+  if (values.input !== undefined) {
+    try {
+      input = JSON.parse(values.input);
+    } catch {
+      throw new UsageError("--input must be a JSON object");
+    }
+    if (input === null || typeof input !== "object" || Array.isArray(input))
+      throw new UsageError("--input must be a JSON object");
+  }
+  const { url, headers } = connection(values, io.env);
+  const [folder, name] = service.split(":") as [string, string];
+  const result = await call(io, `${url}/invoke/${folder}/${name}`, { method: "POST", headers, body: input });
+  if (result.ok) io.out(JSON.stringify(result.body, null, 2) + "\n");
+  return result.ok ? 0 : 1;
+}
+
+async function user(args: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: {
+      ...CONNECTION,
+      "new-password": { type: "string" },
+      "password-stdin": { type: "boolean" },
+      group: { type: "string", multiple: true, short: "g" },
+    },
+    allowPositionals: true,
+  });
+  if (values.help) return help(io);
+  const { url, headers } = connection(values, io.env);
+  switch (sub) {
+    case "add": {
+      const [username] = positionals;
+      if (!username || positionals.length > 1) throw new UsageError("user add needs exactly one username");
+      const password = values["password-stdin"] ? io.stdin().replace(/\r?\n$/, "") : values["new-password"];
+      if (!password)
+        throw new UsageError("give the new user's password with --new-password <pw> or --password-stdin");
+      const result = await call(io, `${url}/admin/api/users`, {
+        method: "POST",
+        headers,
+        body: { username, password, groups: values.group ?? [] },
+      });
+      if (result.ok) io.out(`created user ${username}\n`);
+      return result.ok ? 0 : 1;
+    }
+    case "list": {
+      const result = await call(io, `${url}/admin/api/users`, { headers });
+      if (result.ok)
+        for (const u of result.body as { username: string; groups: string[] }[])
+          io.out(`${u.username}\t${u.groups.join(",")}\n`);
+      return result.ok ? 0 : 1;
+    }
+    case "delete": {
+      const [username] = positionals;
+      if (!username || positionals.length > 1) throw new UsageError("user delete needs exactly one username");
+      const result = await call(io, `${url}/admin/api/users/${encodeURIComponent(username)}`, {
+        method: "DELETE",
+        headers,
+      });
+      if (result.ok) io.out(`deleted user ${username}\n`);
+      return result.ok ? 0 : 1;
+    }
+    default:
+      throw new UsageError(`unknown user command "${sub ?? ""}" (add, list, delete)`);
+  }
+}

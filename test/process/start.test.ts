@@ -1,0 +1,183 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { freshPostgresDatabase } from "../support/postgres.js";
+import { basic, freePort } from "../support/server.js";
+
+const root = join(import.meta.dirname, "../..");
+const tsx = join(root, "node_modules/.bin/tsx");
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "conduit-proc-"));
+  dirs.push(dir);
+  return dir;
+}
+
+async function spawnServer(env: Record<string, string>): Promise<Started> {
+  const port = env.CONDUIT_PORT ?? String(await freePort());
+  const child = spawn(tsx, [join(root, "src/main.ts")], {
+    env: {
+      ...process.env,
+      CONDUIT_HOST: "127.0.0.1",
+      CONDUIT_PORT: port,
+      CONDUIT_PACKAGES_DIR: join(tempDir(), "packages"),
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, url: `http://127.0.0.1:${port}`, stdout: () => stdout, stderr: () => stderr, exit };
+}
+
+async function waitHealthy(server: Started): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (server.child.exitCode !== null) throw new Error(`server exited: ${server.stderr()}`);
+    try {
+      const res = await fetch(`${server.url}/health`);
+      if (res.ok) {
+        expect(await res.json()).toEqual({ status: "ok" });
+        return;
+      }
+    } catch {
+      // not yet listening
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("server did not become healthy");
+}
+
+describe("the server process", () => {
+  it("generates the first Administrator password, prints it once, stores it 0600, and stops on SIGTERM with 0", async () => {
+    const dataDir = tempDir();
+    const server = await spawnServer({ CONDUIT_DATA_DIR: dataDir, CONDUIT_ADMIN_PASSWORD: "" });
+    await waitHealthy(server);
+
+    const file = join(dataDir, "initial-admin-password");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const password = readFileSync(file, "utf8").trim();
+    expect(password.length).toBeGreaterThanOrEqual(20);
+    expect(server.stdout().split(password).length - 1).toBe(1); // printed once
+    expect(readFileSync(join(dataDir, "logs", "server.log"), "utf8")).not.toContain(password);
+
+    const res = await fetch(`${server.url}/invoke/pub.math/randomDouble`, {
+      headers: { authorization: basic("Administrator", password) },
+    });
+    expect(res.status).toBe(200);
+
+    server.child.kill("SIGTERM");
+    expect(await server.exit).toBe(0);
+
+    // A second start keeps the same Administrator and announces nothing.
+    const again = await spawnServer({ CONDUIT_DATA_DIR: dataDir, CONDUIT_ADMIN_PASSWORD: "" });
+    await waitHealthy(again);
+    expect(again.stdout()).not.toContain(password);
+    const ok = await fetch(`${again.url}/invoke/pub.math/randomDouble`, {
+      headers: { authorization: basic("Administrator", password) },
+    });
+    expect(ok.status).toBe(200);
+    again.child.kill("SIGTERM");
+    expect(await again.exit).toBe(0);
+  });
+
+  it("finishes a request in flight before exiting on SIGTERM", async () => {
+    const dataDir = tempDir();
+    const server = await spawnServer({
+      CONDUIT_DATA_DIR: dataDir,
+      CONDUIT_ADMIN_PASSWORD: "drain-test-password",
+    });
+    await waitHealthy(server);
+    // A slow request: a failed login is delayed only after many failures, so use the scrypt cost of a
+    // first login instead, and send SIGTERM while it is being served.
+    const inFlight = fetch(`${server.url}/invoke/pub.math/randomDouble`, {
+      headers: { authorization: basic("Administrator", "drain-test-password") },
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    server.child.kill("SIGTERM");
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(await server.exit).toBe(0);
+  });
+
+  it("refuses to start on a bad configuration value, naming the variable", async () => {
+    for (const [name, value] of [
+      ["CONDUIT_PORT", "not-a-port"],
+      ["DATABASE_URL", "mysql://localhost/x"],
+      ["CONDUIT_PUBLIC_URL", "ftp://example"],
+      ["CONDUIT_ADMIN_PASSWORD", "short"],
+    ] as const) {
+      const server = await spawnServer({
+        CONDUIT_DATA_DIR: tempDir(),
+        [name]: value,
+        ...(name === "CONDUIT_PORT" ? {} : {}),
+      });
+      expect(await server.exit).toBe(1);
+      expect(server.stderr()).toContain(name);
+    }
+  });
+
+  it("starts several nodes at once on one PostgreSQL database, migrating safely", async () => {
+    const database = await freshPostgresDatabase();
+    try {
+      const env = { DATABASE_URL: database.url, CONDUIT_ADMIN_PASSWORD: "cluster-password" };
+      const nodes = await Promise.all(
+        [1, 2, 3].map(() => spawnServer({ ...env, CONDUIT_DATA_DIR: tempDir() })),
+      );
+      await Promise.all(nodes.map(waitHealthy));
+      // A user created on one node can authenticate on every node.
+      const created = await fetch(`${nodes[0]!.url}/admin/api/users`, {
+        method: "POST",
+        headers: {
+          authorization: basic("Administrator", "cluster-password"),
+          "content-type": "application/json",
+        },
+        body: JSON.stringify({ username: "shared", password: "shared-password" }),
+      });
+      expect(created.status).toBe(201);
+      for (const node of nodes) {
+        const res = await fetch(`${node.url}/invoke/pub.math/randomDouble`, {
+          headers: { authorization: basic("shared", "shared-password") },
+        });
+        expect(res.status).toBe(200);
+      }
+      // Deleting it on one node refuses it on the others at once (PostgreSQL change feed).
+      const deleted = await fetch(`${nodes[1]!.url}/admin/api/users/shared`, {
+        method: "DELETE",
+        headers: { authorization: basic("Administrator", "cluster-password") },
+      });
+      expect(deleted.status).toBe(204);
+      await new Promise((r) => setTimeout(r, 300)); // NOTIFY delivery between processes
+      for (const node of nodes) {
+        const res = await fetch(`${node.url}/invoke/pub.math/randomDouble`, {
+          headers: { authorization: basic("shared", "shared-password") },
+        });
+        expect(res.status).toBe(401);
+      }
+      for (const node of nodes) node.child.kill("SIGTERM");
+      expect(await Promise.all(nodes.map((n) => n.exit))).toEqual([0, 0, 0]);
+    } finally {
+      await database.drop();
+    }
+  });
+});
