@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { LoginThrottle } from "../../src/security/throttle.js";
+import { decodeBasic } from "../../src/security/basic.js";
+import { parseAuthorization } from "../../src/security/authentication.js";
+
+describe("LoginThrottle", () => {
+  it("lets the first failures through, then doubles the delay per failure up to the cap", () => {
+    const throttle = new LoginThrottle({ freeAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000 });
+    const delays: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      delays.push(throttle.delayMs("ada", "10.0.0.1"));
+      throttle.recordFailure("ada", "10.0.0.1");
+    }
+    expect(delays).toEqual([0, 0, 0, 100, 200, 400, 800, 1000]);
+  });
+
+  it("counts per user and per address, and a success clears the user's count only", () => {
+    const throttle = new LoginThrottle({ freeAttempts: 2, baseDelayMs: 50 });
+    for (const user of ["a", "b", "c"]) throttle.recordFailure(user, "10.0.0.9");
+    // One address guessing many users is slowed down even for a user it has not tried yet.
+    expect(throttle.delayMs("new-user", "10.0.0.9")).toBe(100); // 3 failures: 50 × 2^(3-2)
+    expect(throttle.delayMs("new-user", "10.0.0.10")).toBe(0);
+    throttle.recordFailure("d", "1.1.1.1");
+    throttle.recordFailure("d", "2.2.2.2");
+    expect(throttle.delayMs("d", "3.3.3.3")).toBe(50);
+    throttle.recordSuccess("d");
+    expect(throttle.delayMs("d", "3.3.3.3")).toBe(0);
+  });
+});
+
+describe("Authorization header parsing", () => {
+  it("splits scheme and credentials case-insensitively (RFC 9110 §11.1)", () => {
+    expect(parseAuthorization("BASIC abc=")).toEqual({ scheme: "basic", value: "abc=" });
+    expect(parseAuthorization("Bearer  tok")).toEqual({ scheme: "bearer", value: "tok" });
+    expect(parseAuthorization("Bearer")).toBeUndefined();
+    expect(parseAuthorization(undefined)).toBeUndefined();
+  });
+
+  it("decodes Basic credentials, allowing colons in the password only (RFC 7617 §2)", () => {
+    const encode = (s: string) => Buffer.from(s).toString("base64");
+    expect(decodeBasic(encode("ada:pa:ss"))).toEqual({ username: "ada", password: "pa:ss" });
+    expect(decodeBasic(encode("ada:"))).toEqual({ username: "ada", password: "" });
+    expect(decodeBasic(encode(":pw"))).toBeUndefined();
+    expect(decodeBasic(encode("nocolon"))).toBeUndefined();
+    expect(decodeBasic("***")).toBeUndefined();
+  });
+});
