@@ -12,6 +12,9 @@ export function authenticate(conduit: Conduit, request: FastifyRequest): Promise
 export async function requireAdministrator(conduit: Conduit, request: FastifyRequest): Promise<Principal> {
   const principal = await authenticate(conduit, request);
   if (!principal) throw conduit.auth.missingCredentials();
+  // OAuth scopes name folders and services, not administration: a bearer token never opens the admin API.
+  if (principal.method === "bearer")
+    throw new ForbiddenError("the admin API does not accept bearer tokens; use Basic credentials", "admin_required");
   if (!isAdministrator(principal)) throw new ForbiddenError("administrators only", "admin_required");
   return principal;
 }
