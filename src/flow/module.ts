@@ -1,12 +1,135 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Conduit } from "../conduit.js";
+import type { Actor } from "../admin/audit.js";
+import { GlobalVariablesAdmin } from "../admin/global-variables.js";
+import { PackagesAdmin } from "../admin/packages-admin.js";
+import { requireAdministrator } from "../http/auth.js";
+import { clientServices, createHttpAgent } from "../services/builtins/client.js";
+import { flowEngineServices } from "./builtins.js";
+import { DEFAULT_MAX_STEPS, FlowEngine } from "./engine.js";
+import { GlobalVariables } from "./global-variables.js";
+import { PackageManager } from "./packages.js";
+import { flowSchema } from "./parser.js";
+import { builtinSteps } from "./steps/index.js";
 
-/** Packages, flow services, global variables and pub.client:http (issue 5). */
-export async function installFlows(_conduit: Conduit): Promise<void> {
-  // to be built
+/** What the flow subsystem adds to a Conduit, for its HTTP surface. */
+export interface FlowModule {
+  engine: FlowEngine;
+  packages: PackageManager;
+  variables: GlobalVariables;
+  admin: { packages: PackagesAdmin; globals: GlobalVariablesAdmin };
 }
 
-/** Admin API for packages, flows and global variables. */
-export async function flowRoutes(_app: FastifyInstance, _options: { conduit: Conduit }): Promise<void> {
-  // to be built
+const modules = new WeakMap<Conduit, FlowModule>();
+
+export function flowModule(conduit: Conduit): FlowModule {
+  const module = modules.get(conduit);
+  if (!module) throw new Error("installFlows has not run for this Conduit");
+  return module;
+}
+
+/**
+ * Packages, flow services, global variables and pub.client:http (issue 5): registers pub.client:http and
+ * pub.flow:getLastFailureCaught, loads the global variables, loads every package and watches the folder.
+ */
+export async function installFlows(conduit: Conduit): Promise<void> {
+  const agent = createHttpAgent();
+  conduit.onClose(() => agent.close());
+  for (const service of [...clientServices(agent), ...flowEngineServices]) conduit.registry.register(service);
+
+  const variables = new GlobalVariables(
+    conduit.storage.db,
+    conduit.secretBox,
+    conduit.secretValues,
+    conduit.clock,
+    conduit.log,
+  );
+  await variables.reload();
+  conduit.changes.subscribe((change) => {
+    if (change.kind === "global-variable")
+      variables
+        .reload()
+        .catch((err: unknown) =>
+          conduit.log.error(
+            { event: "global_variables_reload_failed", err },
+            "cannot reload global variables",
+          ),
+        );
+  });
+
+  const engine = new FlowEngine(builtinSteps(), { maxSteps: DEFAULT_MAX_STEPS, globals: variables.lookup });
+  const packages = new PackageManager({
+    dir: conduit.config.packagesDir,
+    registry: conduit.registry,
+    engine,
+    acls: conduit.repos.acls,
+    access: conduit.access,
+    changes: conduit.changes,
+    log: conduit.log,
+    now: () => conduit.clock.now(),
+  });
+  await packages.loadAll();
+  packages.watch();
+  conduit.onClose(() => packages.close());
+
+  modules.set(conduit, {
+    engine,
+    packages,
+    variables,
+    admin: {
+      packages: new PackagesAdmin(packages, engine, conduit.registry, conduit.log),
+      globals: new GlobalVariablesAdmin(variables, conduit.changes, conduit.log),
+    },
+  });
+}
+
+type Named = { Params: { name: string } };
+
+/**
+ * Admin API of the flow subsystem, for users in Administrators:
+ * `/admin/api/packages` (GET; GET /{name}; POST /{name}/reload), `/admin/api/flows` (GET; GET /schema;
+ * GET, PUT, DELETE /{folder.sub:service}), `/admin/api/global-variables` (GET; GET, PUT, DELETE /{name}).
+ */
+export async function flowRoutes(app: FastifyInstance, { conduit }: { conduit: Conduit }): Promise<void> {
+  await app.register(
+    async (api) => {
+      api.decorateRequest("flowActor", null);
+      api.addHook("preHandler", async (request) => {
+        const principal = await requireAdministrator(conduit, request);
+        (request as FastifyRequest & { flowActor: Actor }).flowActor = { principal, via: "api" };
+      });
+      const actor = (request: FastifyRequest) => (request as FastifyRequest & { flowActor: Actor }).flowActor;
+      const { packages, globals } = flowModule(conduit).admin;
+
+      api.get("/packages", async () => packages.list());
+      api.get<Named>("/packages/:name", async (request) => packages.get(request.params.name));
+      api.post<Named>("/packages/:name/reload", async (request) =>
+        packages.reload(actor(request), request.params.name),
+      );
+
+      api.get("/flows", async () => packages.listFlows());
+      api.get("/flows/schema", async () => flowSchema);
+      api.get<Named>("/flows/:name", async (request) => packages.getFlow(request.params.name));
+      api.put<Named>("/flows/:name", async (request, reply) => {
+        const { created, flow } = await packages.putFlow(actor(request), request.params.name, request.body);
+        return reply.code(created ? 201 : 200).send(flow);
+      });
+      api.delete<Named>("/flows/:name", async (request, reply) => {
+        await packages.deleteFlow(actor(request), request.params.name);
+        return reply.code(204).send();
+      });
+
+      api.get("/global-variables", async () => globals.list());
+      api.get<Named>("/global-variables/:name", async (request) => globals.get(request.params.name));
+      api.put<Named>("/global-variables/:name", async (request, reply) => {
+        const { created, variable } = await globals.put(actor(request), request.params.name, request.body);
+        return reply.code(created ? 201 : 200).send(variable);
+      });
+      api.delete<Named>("/global-variables/:name", async (request, reply) => {
+        await globals.delete(actor(request), request.params.name);
+        return reply.code(204).send();
+      });
+    },
+    { prefix: "/admin/api" },
+  );
 }
