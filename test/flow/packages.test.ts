@@ -66,7 +66,7 @@ describe("loading", () => {
       loaded: false,
       errors: [{ file: "manifest", message: "requires package Missing, which is not loaded" }],
     });
-    const broken = byName.Broken as {
+    const broken = byName.Broken as unknown as {
       loaded: boolean;
       errors: { file: string; path: string; message: string }[];
     };
