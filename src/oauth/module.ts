@@ -1,15 +1,91 @@
 import type { FastifyInstance } from "fastify";
 import type { Conduit } from "../conduit.js";
+import { OAuthClientsAdmin } from "../admin/oauth-clients.js";
+import { InitialAccessTokensAdmin } from "../admin/oauth-initial-access-tokens.js";
+import { OAuthScopesAdmin } from "../admin/oauth-scopes.js";
+import { OAuthSettingsAdmin } from "../admin/oauth-settings.js";
+import { OAuthTokensAdmin } from "../admin/oauth-tokens.js";
+import { oauthAdminRoutes } from "../http/oauth-admin-api.js";
+import { oauthEndpointRoutes } from "../http/oauth-endpoints.js";
+import { ConfigurationError, ForbiddenError } from "../kernel/errors.js";
+import { isAdministrator } from "../security/principal.js";
+import { defineService } from "../services/types.js";
+import type { OAuthServer } from "./context.js";
+import { createOAuthServer } from "./server.js";
+import { startSweep } from "./sweep.js";
+import { LocalTokenVerifier } from "./verifier.js";
+
+/** The administration use-cases of the authorization server (shared by the admin API, console and CLI). */
+export interface OAuthAdmin {
+  settings: OAuthSettingsAdmin;
+  scopes: OAuthScopesAdmin;
+  clients: OAuthClientsAdmin;
+  tokens: OAuthTokensAdmin;
+  initialAccessTokens: InitialAccessTokensAdmin;
+}
+
+export interface OAuthModule {
+  server: OAuthServer;
+  admin: OAuthAdmin;
+}
+
+const installed = new WeakMap<Conduit, OAuthModule>();
+
+/** The authorization server installed on a Conduit (for the HTTP surface, the console and the CLI). */
+export function oauthOf(conduit: Conduit): OAuthModule {
+  const module = installed.get(conduit);
+  if (!module) throw new ConfigurationError("installOAuth has not run on this Conduit");
+  return module;
+}
 
 /**
  * The OAuth 2.0 authorization server (issue 3): fills conduit.resource.scopes and conduit.resource.local,
- * registers its services, background sweeps and close hooks.
+ * registers pub.oauth:removeExpiredAccessTokens, starts the background sweep and stops it on close.
  */
-export async function installOAuth(_conduit: Conduit): Promise<void> {
-  // to be built
+export async function installOAuth(conduit: Conduit): Promise<void> {
+  const server = createOAuthServer(conduit);
+  const tokens = new OAuthTokensAdmin(server);
+  const admin: OAuthAdmin = {
+    settings: new OAuthSettingsAdmin(server, conduit.repos.settings, (name) =>
+      conduit.resource.externalServerExists(name),
+    ),
+    scopes: new OAuthScopesAdmin(server),
+    clients: new OAuthClientsAdmin(server),
+    tokens,
+    initialAccessTokens: new InitialAccessTokensAdmin(server),
+  };
+  installed.set(conduit, { server, admin });
+  conduit.resource.scopes = server.scopes;
+  conduit.resource.local = new LocalTokenVerifier(server.tokens, server.clock);
+  conduit.registry.register(
+    defineService({
+      name: "pub.oauth:removeExpiredAccessTokens",
+      description: "Deletes expired OAuth tokens and reports how many (administrators only).",
+      signature: {
+        input: [],
+        output: [
+          { name: "removed", type: "integer", description: "expired tokens deleted" },
+          { name: "codes", type: "integer" },
+          { name: "initialAccessTokens", type: "integer" },
+        ],
+      },
+      run: async (_input, ctx) => {
+        if (!isAdministrator(ctx.principal))
+          throw new ForbiddenError(
+            "pub.oauth:removeExpiredAccessTokens is for administrators",
+            "admin_required",
+          );
+        return { ...(await tokens.removeExpired({ principal: ctx.principal, via: "service" })) };
+      },
+    }),
+    "oauth",
+  );
+  conduit.onClose(startSweep(server));
 }
 
 /** The HTTP surface of the authorization server: /oauth2/*, /.well-known/*, /invoke/pub.oauth/*, admin API. */
-export async function oauthRoutes(_app: FastifyInstance, _options: { conduit: Conduit }): Promise<void> {
-  // to be built
+export async function oauthRoutes(app: FastifyInstance, { conduit }: { conduit: Conduit }): Promise<void> {
+  const { server, admin } = oauthOf(conduit);
+  await app.register(oauthEndpointRoutes, { server, conduit });
+  await app.register(oauthAdminRoutes, { conduit, admin, prefix: "/admin/api/oauth" });
 }

@@ -1,0 +1,100 @@
+import { hmac, safeEqual } from "../kernel/crypto.js";
+import { REALM } from "../security/basic.js";
+import type { ClientRecord } from "./clients.js";
+import type { OAuthServer } from "./context.js";
+import { invalidClient, invalidRequest } from "./errors.js";
+import { param } from "./params.js";
+import type { OAuthRequest, Params } from "./request.js";
+
+export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "none";
+
+export interface AuthenticatedClient {
+  client: ClientRecord;
+  method: ClientAuthMethod;
+}
+
+const BASIC_CHALLENGE = `Basic realm="${REALM}"`;
+
+/** The keyed digest a client secret is stored as. */
+export function secretDigest(server: Pick<OAuthServer, "keys">, secret: string): string {
+  return hmac(server.keys.clientSecret, secret);
+}
+
+/** RFC 6749 Appendix B: the client id and secret in Basic are form-encoded before base64. */
+function formDecode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, " "));
+  } catch {
+    return undefined;
+  }
+}
+
+function parseBasic(header: string): { id: string; secret: string } | undefined {
+  const match = /^basic +([A-Za-z0-9+/]+=*) *$/i.exec(header);
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon < 0) return undefined;
+  const id = formDecode(decoded.slice(0, colon));
+  const secret = formDecode(decoded.slice(colon + 1));
+  return id === undefined || secret === undefined || id === "" ? undefined : { id, secret };
+}
+
+/**
+ * Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3):
+ * client_secret_basic, client_secret_post, or none for public clients; one method only (§2.3 "MUST NOT
+ * use more than one"). Failures are invalid_client, 401, with a Basic challenge when Basic was tried (§5.2).
+ */
+export async function authenticateClient(
+  server: OAuthServer,
+  request: OAuthRequest,
+  params: Params,
+  options: { allowPublic: boolean },
+): Promise<AuthenticatedClient> {
+  const header = request.authorization?.trim();
+  const bodyId = param(params, "client_id", { max: 255 });
+  const bodySecret = param(params, "client_secret", { max: 512 });
+  let id: string | undefined;
+  let secret: string | undefined;
+  let method: ClientAuthMethod;
+  if (header) {
+    const basic = parseBasic(header);
+    if (!basic)
+      throw invalidClient("the Authorization header is not valid client_secret_basic", BASIC_CHALLENGE);
+    if (bodySecret !== undefined) throw invalidRequest("use one client authentication method only");
+    if (bodyId !== undefined && bodyId !== basic.id)
+      throw invalidRequest("client_id differs from the authenticated client");
+    ({ id, secret } = basic);
+    method = "client_secret_basic";
+  } else if (bodySecret !== undefined) {
+    if (bodyId === undefined) throw invalidClient("client_id is required with client_secret");
+    [id, secret, method] = [bodyId, bodySecret, "client_secret_post"];
+  } else {
+    if (bodyId === undefined) throw invalidClient("client authentication is required");
+    [id, method] = [bodyId, "none"];
+  }
+  const challenge = method === "client_secret_basic" ? BASIC_CHALLENGE : undefined;
+  const client = await server.clients.get(id);
+  if (!client) throw invalidClient("client authentication failed", challenge);
+  if (!client.enabled) throw invalidClient("the client is disabled", challenge);
+  if (client.type === "public") {
+    if (method !== "none") throw invalidClient("a public client has no secret", challenge);
+    if (!options.allowPublic) throw invalidClient("public clients may not use this endpoint");
+    return { client, method };
+  }
+  if (secret === undefined || !secretMatches(server, client, secret))
+    throw invalidClient("client authentication failed", challenge);
+  return { client, method };
+}
+
+/** Constant-time check against the current secret and, inside its overlap window, the previous one. */
+export function secretMatches(server: OAuthServer, client: ClientRecord, secret: string): boolean {
+  const digest = secretDigest(server, secret);
+  const current = client.secretDigest !== undefined && safeEqual(digest, client.secretDigest);
+  const previous =
+    client.previousSecretDigest !== undefined &&
+    client.previousSecretExpiresAt !== undefined &&
+    client.previousSecretExpiresAt > server.clock.now() &&
+    safeEqual(digest, client.previousSecretDigest);
+  return current || previous;
+}

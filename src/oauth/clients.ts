@@ -1,0 +1,208 @@
+import type { Kysely, Selectable } from "kysely";
+import { LRUCache } from "lru-cache";
+import type { ChangeFeed } from "../storage/change-feed.js";
+import type { Database } from "../storage/schema.js";
+import type { OAuthClientsTable } from "./schema.js";
+
+export type ClientType = "confidential" | "public";
+export const GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"] as const;
+export type GrantType = (typeof GRANT_TYPES)[number];
+
+export interface ClientRecord {
+  clientId: string;
+  clientName: string;
+  version: string;
+  type: ClientType;
+  description: string;
+  redirectUris: string[];
+  grantTypes: GrantType[];
+  scopes: string[];
+  /** Seconds; undefined: the global setting; 0: never expires. */
+  accessTokenLifetime: number | undefined;
+  /** undefined: unlimited; 0: no refresh tokens. */
+  refreshLimit: number | undefined;
+  runAsUser: string | undefined;
+  enabled: boolean;
+  secretDigest: string | undefined;
+  previousSecretDigest: string | undefined;
+  previousSecretExpiresAt: number | undefined;
+  registrationTokenDigest: string | undefined;
+  metadata: Record<string, unknown> | undefined;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ClientRepository {
+  list(): Promise<ClientRecord[]>;
+  get(clientId: string): Promise<ClientRecord | undefined>;
+  /** False when the id, or the name and version pair, is taken. */
+  create(client: ClientRecord): Promise<boolean>;
+  /** Replaces the stored client; false when it does not exist or the name and version pair is taken. */
+  update(client: ClientRecord): Promise<boolean>;
+  delete(clientId: string): Promise<boolean>;
+  nameTaken(clientName: string, version: string, exceptClientId?: string): Promise<boolean>;
+}
+
+export class KyselyClientRepository implements ClientRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async list(): Promise<ClientRecord[]> {
+    const rows = await this.db
+      .selectFrom("oauth_clients")
+      .selectAll()
+      .orderBy("client_name")
+      .orderBy("version")
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  async get(clientId: string): Promise<ClientRecord | undefined> {
+    const row = await this.db
+      .selectFrom("oauth_clients")
+      .selectAll()
+      .where("client_id", "=", clientId)
+      .executeTakeFirst();
+    return row ? toRecord(row) : undefined;
+  }
+
+  async create(client: ClientRecord): Promise<boolean> {
+    if (await this.nameTaken(client.clientName, client.version)) return false;
+    try {
+      const result = await this.db
+        .insertInto("oauth_clients")
+        .values(toRow(client))
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+    } catch (error) {
+      if (isUniqueViolation(error)) return false;
+      throw error;
+    }
+  }
+
+  async update(client: ClientRecord): Promise<boolean> {
+    if (await this.nameTaken(client.clientName, client.version, client.clientId)) return false;
+    const { client_id: _id, created_at: _created, ...row } = toRow(client);
+    try {
+      const result = await this.db
+        .updateTable("oauth_clients")
+        .set(row)
+        .where("client_id", "=", client.clientId)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    } catch (error) {
+      if (isUniqueViolation(error)) return false;
+      throw error;
+    }
+  }
+
+  async delete(clientId: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom("oauth_tokens").where("client_id", "=", clientId).execute();
+      await trx.deleteFrom("oauth_codes").where("client_id", "=", clientId).execute();
+      const result = await trx
+        .deleteFrom("oauth_clients")
+        .where("client_id", "=", clientId)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    });
+  }
+
+  async nameTaken(clientName: string, version: string, exceptClientId?: string): Promise<boolean> {
+    let query = this.db
+      .selectFrom("oauth_clients")
+      .select("client_id")
+      .where("client_name", "=", clientName)
+      .where("version", "=", version);
+    if (exceptClientId !== undefined) query = query.where("client_id", "!=", exceptClientId);
+    return (await query.executeTakeFirst()) !== undefined;
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  return (
+    e.code === "23505" || e.code === "SQLITE_CONSTRAINT_UNIQUE" || e.code === "SQLITE_CONSTRAINT_PRIMARYKEY"
+  );
+}
+
+const optional = <T>(value: T | null): T | undefined => (value === null ? undefined : value);
+const optionalNumber = (value: number | null): number | undefined =>
+  value === null ? undefined : Number(value);
+
+function toRecord(row: Selectable<OAuthClientsTable>): ClientRecord {
+  return {
+    clientId: row.client_id,
+    clientName: row.client_name,
+    version: row.version,
+    type: row.type === "public" ? "public" : "confidential",
+    description: row.description,
+    redirectUris: JSON.parse(row.redirect_uris) as string[],
+    grantTypes: JSON.parse(row.grant_types) as GrantType[],
+    scopes: JSON.parse(row.scopes) as string[],
+    accessTokenLifetime: optionalNumber(row.access_token_lifetime),
+    refreshLimit: optionalNumber(row.refresh_limit),
+    runAsUser: optional(row.run_as_user),
+    enabled: Number(row.enabled) === 1,
+    secretDigest: optional(row.secret_digest),
+    previousSecretDigest: optional(row.previous_secret_digest),
+    previousSecretExpiresAt: optionalNumber(row.previous_secret_expires_at),
+    registrationTokenDigest: optional(row.registration_token_digest),
+    metadata: row.metadata === null ? undefined : (JSON.parse(row.metadata) as Record<string, unknown>),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function toRow(client: ClientRecord): OAuthClientsTable {
+  return {
+    client_id: client.clientId,
+    client_name: client.clientName,
+    version: client.version,
+    type: client.type,
+    description: client.description,
+    redirect_uris: JSON.stringify(client.redirectUris),
+    grant_types: JSON.stringify(client.grantTypes),
+    scopes: JSON.stringify(client.scopes),
+    access_token_lifetime: client.accessTokenLifetime ?? null,
+    refresh_limit: client.refreshLimit ?? null,
+    run_as_user: client.runAsUser ?? null,
+    enabled: client.enabled ? 1 : 0,
+    secret_digest: client.secretDigest ?? null,
+    previous_secret_digest: client.previousSecretDigest ?? null,
+    previous_secret_expires_at: client.previousSecretExpiresAt ?? null,
+    registration_token_digest: client.registrationTokenDigest ?? null,
+    metadata: client.metadata === undefined ? null : JSON.stringify(client.metadata),
+    created_at: client.createdAt,
+    updated_at: client.updatedAt,
+  };
+}
+
+/**
+ * Clients as the endpoints see them: read through a cache dropped on a `client` change, with a short TTL
+ * bounding staleness across nodes. Bearer checks do not use it: they join the client row in the same query.
+ */
+export class ClientDirectory {
+  private readonly cache: LRUCache<string, { client: ClientRecord | null }>;
+
+  constructor(
+    private readonly repository: ClientRepository,
+    changes: ChangeFeed,
+    options: { ttlMs?: number } = {},
+  ) {
+    this.cache = new LRUCache({ max: 10_000, ttl: options.ttlMs ?? 5_000 });
+    changes.subscribe((change) => {
+      if (change.kind !== "client") return;
+      if (change.key === undefined) this.cache.clear();
+      else this.cache.delete(change.key);
+    });
+  }
+
+  async get(clientId: string): Promise<ClientRecord | undefined> {
+    const hit = this.cache.get(clientId);
+    if (hit) return hit.client ?? undefined;
+    const client = await this.repository.get(clientId);
+    this.cache.set(clientId, { client: client ?? null });
+    return client;
+  }
+}

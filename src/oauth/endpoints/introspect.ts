@@ -1,0 +1,47 @@
+import { sha256 } from "../../kernel/crypto.js";
+import { authenticateClient } from "../client-auth.js";
+import type { OAuthServer } from "../context.js";
+import { postParams, refuseRepeated, requiredParam } from "../params.js";
+import { json, type OAuthRequest, type OAuthResponse } from "../request.js";
+import type { TokenWithClient } from "../tokens.js";
+import { requireSecure } from "../transport.js";
+
+const INACTIVE = { active: false } as const;
+
+/**
+ * Token introspection (RFC 7662): callers authenticate as confidential clients (§2.1); an active token
+ * answers its claims (§2.2), anything else exactly {"active": false}, with `Cache-Control: no-store`.
+ * token_type_hint is only a hint (§2.1): both kinds are looked up by one digest. Also
+ * `/invoke/pub.oauth/introspectToken`.
+ */
+export async function introspectionEndpoint(
+  server: OAuthServer,
+  request: OAuthRequest,
+): Promise<OAuthResponse> {
+  const settings = await server.settings.get();
+  requireSecure(request, settings);
+  const params = postParams(request);
+  refuseRepeated(params);
+  await authenticateClient(server, request, params, { allowPublic: false });
+  const value = requiredParam(params, "token", { max: 4096 });
+  const token = await server.tokens.findByDigest(sha256(value));
+  if (!token || !isActive(token, server.clock.now())) return json(INACTIVE);
+  return json({
+    active: true,
+    scope: token.scopes.join(" "),
+    client_id: token.clientId,
+    ...(token.username === undefined ? {} : { username: token.username, sub: token.username }),
+    token_type: token.kind === "access" ? "Bearer" : "refresh_token",
+    ...(token.expiresAt === undefined ? {} : { exp: Math.floor(token.expiresAt / 1000) }),
+    iat: Math.floor(token.issuedAt / 1000),
+    iss: server.issuer,
+    jti: token.id,
+  });
+}
+
+/** Active: not revoked, not expired, its client enabled, and (refresh tokens) not yet rotated. */
+export function isActive(token: TokenWithClient, now: number): boolean {
+  if (token.revokedAt !== undefined || !token.clientEnabled) return false;
+  if (token.expiresAt !== undefined && token.expiresAt <= now) return false;
+  return !(token.kind === "refresh" && token.rotatedAt !== undefined);
+}

@@ -1,0 +1,28 @@
+import type { OAuthServer } from "../context.js";
+import { json, type OAuthResponse } from "../request.js";
+
+/** RFC 8414 §2, §3: authorization server metadata; `issuer` is CONDUIT_PUBLIC_URL. */
+export async function metadataEndpoint(server: OAuthServer): Promise<OAuthResponse> {
+  const base = server.issuer;
+  const scopes = await server.scopes.list();
+  const secretMethods = ["client_secret_basic", "client_secret_post"];
+  const response = json({
+    issuer: base,
+    authorization_endpoint: `${base}/oauth2/authorize`,
+    token_endpoint: `${base}/oauth2/token`,
+    introspection_endpoint: `${base}/oauth2/introspect`,
+    revocation_endpoint: `${base}/oauth2/revoke`,
+    registration_endpoint: `${base}/oauth2/register`,
+    scopes_supported: scopes.map((s) => s.name),
+    response_types_supported: ["code"],
+    response_modes_supported: ["query"],
+    grant_types_supported: server.grants.names(),
+    token_endpoint_auth_methods_supported: [...secretMethods, "none"],
+    introspection_endpoint_auth_methods_supported: secretMethods,
+    revocation_endpoint_auth_methods_supported: [...secretMethods, "none"],
+    code_challenge_methods_supported: ["S256"],
+    // RFC 9207 §3
+    authorization_response_iss_parameter_supported: true,
+  });
+  return { ...response, headers: { "cache-control": "public, max-age=60" } };
+}

@@ -1,0 +1,54 @@
+import { sha256 } from "../../kernel/crypto.js";
+import { invalidGrant, invalidScope } from "../errors.js";
+import { param, requiredParam } from "../params.js";
+import { grantableScopes, parseScope } from "../scope-request.js";
+import { issueTokens, refreshAllowed } from "../token-factory.js";
+import type { TokenRecord } from "../tokens.js";
+import type { GrantContext, GrantHandler } from "./registry.js";
+
+/**
+ * RFC 6749 §6: refreshing. Refresh tokens rotate (RFC 9700 §4.14.2): the one presented is exchanged
+ * atomically; a later use of it is a reuse that revokes the whole family, except within the grace window
+ * (`refreshGraceSeconds`), where a concurrent retry still succeeds. The client's refresh limit is honoured
+ * and the scope may only narrow (§6 "MUST NOT include any scope not originally granted").
+ */
+export const refreshTokenGrant: GrantHandler = async (context) => {
+  const { server, client, params, settings } = context;
+  const value = requiredParam(params, "refresh_token", { max: 512 });
+  const token = await server.tokens.findByDigest(sha256(value));
+  const now = server.clock.now();
+  if (!token || token.kind !== "refresh" || token.clientId !== client.clientId)
+    throw invalidGrant("the refresh token is not valid");
+  if (token.revokedAt !== undefined) throw invalidGrant("the refresh token has been revoked");
+  if (token.expiresAt !== undefined && token.expiresAt <= now)
+    throw invalidGrant("the refresh token has expired");
+  if (client.refreshLimit !== undefined && token.refreshCount >= client.refreshLimit)
+    throw invalidGrant("the refresh limit is reached");
+  const requested = parseScope(param(params, "scope"));
+  const beyond = (requested ?? []).filter((s) => !token.scopes.includes(s));
+  if (beyond.length > 0) throw invalidScope(`scope beyond the original grant: ${beyond.join(" ")}`);
+  const scopes = await grantableScopes(requested ?? token.scopes, client, server.scopes);
+  await rotate(context, token);
+  const count = token.refreshCount + 1;
+  return issueTokens(server, {
+    client,
+    username: token.username,
+    scopes,
+    grantId: token.grantId,
+    ...(refreshAllowed(client, count) ? { refresh: { scopes: token.scopes, count } } : {}),
+    settings,
+  });
+};
+
+async function rotate({ server, settings, client, ip }: GrantContext, token: TokenRecord): Promise<void> {
+  const now = server.clock.now();
+  if (token.rotatedAt === undefined && (await server.tokens.markRotated(token.id, now))) return;
+  const rotatedAt = token.rotatedAt ?? (await server.tokens.get(token.id))?.rotatedAt;
+  if (rotatedAt !== undefined && now - rotatedAt <= settings.refreshGraceSeconds * 1000) return;
+  const revoked = await server.tokens.revokeGrant(token.grantId, now);
+  server.log.warn(
+    { event: "oauth_refresh_reuse", clientId: client.clientId, grantId: token.grantId, revoked, ip },
+    "a rotated refresh token was used again: its family is revoked",
+  );
+  throw invalidGrant("the refresh token was already used");
+}

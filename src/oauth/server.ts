@@ -1,0 +1,46 @@
+import type { Conduit } from "../conduit.js";
+import { ClientDirectory, KyselyClientRepository } from "./clients.js";
+import { KyselyCodeRepository } from "./codes.js";
+import { deriveKeys, type OAuthServer } from "./context.js";
+import { authorizationCodeGrant } from "./grants/authorization-code.js";
+import { clientCredentialsGrant } from "./grants/client-credentials.js";
+import { refreshTokenGrant } from "./grants/refresh-token.js";
+import { GrantRegistry } from "./grants/registry.js";
+import { KyselyInitialAccessTokenRepository } from "./initial-access-tokens.js";
+import { CachedScopeCatalog, KyselyScopeRepository } from "./scopes.js";
+import { OAuthSettingsStore } from "./settings.js";
+import { KyselyTokenRepository } from "./tokens.js";
+
+/** The grants of the token endpoint (RFC 6749 §4.1, §4.4, §6). Implicit and password are not offered (RFC 9700 §2.1.2, §2.4). */
+export function defaultGrants(): GrantRegistry {
+  return new GrantRegistry()
+    .register("authorization_code", authorizationCodeGrant)
+    .register("refresh_token", refreshTokenGrant)
+    .register("client_credentials", clientCredentialsGrant);
+}
+
+/** Wires the authorization server from the parts of a Conduit. */
+export function createOAuthServer(conduit: Conduit): OAuthServer {
+  const db = conduit.storage.db;
+  const scopeRepository = new KyselyScopeRepository(db);
+  const clientRepository = new KyselyClientRepository(db);
+  return {
+    issuer: conduit.config.publicUrl,
+    log: conduit.log,
+    clock: conduit.clock,
+    changes: conduit.changes,
+    keys: deriveKeys(conduit.key),
+    settings: new OAuthSettingsStore(conduit.repos.settings, conduit.changes),
+    scopeRepository,
+    scopes: new CachedScopeCatalog(scopeRepository, conduit.changes),
+    clientRepository,
+    clients: new ClientDirectory(clientRepository, conduit.changes),
+    tokens: new KyselyTokenRepository(db),
+    codes: new KyselyCodeRepository(db),
+    initialAccessTokens: new KyselyInitialAccessTokenRepository(db),
+    grants: defaultGrants(),
+    verifyUser: (username, password, ip) => conduit.basic.verify(username, password, ip),
+    userExists: async (username) => (await conduit.directory.get(username)) !== undefined,
+    nodeExists: (node) => conduit.registry.hasNode(node),
+  };
+}
