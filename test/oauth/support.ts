@@ -2,6 +2,10 @@ import * as oauth from "oauth4webapi";
 import { expect } from "vitest";
 import { basic, type TestServer } from "../support/server.js";
 
+/** A parsed JSON answer, read loosely by the tests. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
 export const USER = "alice";
 export const PASSWORD = "alice-password-1";
 export const REDIRECT = "https://app.example.com/callback";
@@ -13,7 +17,7 @@ export async function admin(
   method: string,
   path: string,
   body?: unknown,
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: Json }> {
   const response = await fetch(`${server.url}/admin/api${path}`, {
     method,
     headers: {
@@ -174,7 +178,7 @@ export async function form(
   url: string,
   params: Record<string, string>,
   headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Headers; body: any }> {
+): Promise<{ status: number; headers: Headers; body: Json }> {
   const response = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
