@@ -13,6 +13,7 @@ import {
   invoke,
   pkce,
   seed,
+  type Json,
   type TestClient,
 } from "./support.js";
 
@@ -131,7 +132,7 @@ describe.each(DATABASES)("OAuth flows (%s)", (database) => {
     );
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get("www-authenticate")).toMatch(/^Basic realm=/);
-    expect((await wrong.json()).error).toBe("invalid_client");
+    expect(((await wrong.json()) as Json).error).toBe("invalid_client");
   });
 
   it("runs code + PKCE with the login form and approval, then refreshes with rotation", async () => {
@@ -345,7 +346,7 @@ describe.each(DATABASES)("OAuth flows (%s)", (database) => {
     const unknown = await authorizationUrl(as, "no-such-client", { redirect_uri: REDIRECT });
     const response = await fetch(unknown, { redirect: "manual" });
     expect(response.status).toBe(400);
-    expect((await response.json()).error).toBe("invalid_request");
+    expect(((await response.json()) as Json).error).toBe("invalid_request");
   });
 
   it("answers an unknown scope at the authorization endpoint with invalid_scope", async () => {
@@ -428,7 +429,7 @@ describe.each(DATABASES)("OAuth flows (%s)", (database) => {
         token,
         insecure,
       );
-      expect(await r.json()).toEqual({ active: false });
+      expect((await r.json()) as Json as Json).toEqual({ active: false });
     }
     // A public client may not introspect.
     const pub = await codeClient({ type: "public" });
@@ -496,7 +497,7 @@ describe.each(DATABASES)("OAuth flows (%s)", (database) => {
       { ...insecure, initialAccessToken: iat.body.token },
     );
     expect(again.status).toBe(401);
-    expect((await again.json()).error).toBe("invalid_token");
+    expect(((await again.json()) as Json).error).toBe("invalid_token");
 
     // The registered client works for code + PKCE.
     const { tokens } = await codeFlow(
@@ -508,7 +509,7 @@ describe.each(DATABASES)("OAuth flows (%s)", (database) => {
 
     const read = await fetch(regUri, { headers: { authorization: `Bearer ${regToken}` } });
     expect(read.status).toBe(200);
-    expect((await read.json()).client_name).toBe("Registered");
+    expect(((await read.json()) as Json).client_name).toBe("Registered");
     const wrongToken = await fetch(regUri, { headers: { authorization: "Bearer wrong" } });
     expect(wrongToken.status).toBe(401);
     const update = await fetch(regUri, {
@@ -522,7 +523,7 @@ describe.each(DATABASES)("OAuth flows (%s)", (database) => {
       }),
     });
     expect(update.status).toBe(200);
-    expect((await update.json()).scope).toBe("math strings");
+    expect(((await update.json()) as Json).scope).toBe("math strings");
     const badUri = await fetch(regUri, {
       method: "PUT",
       headers: { authorization: `Bearer ${regToken}`, "content-type": "application/json" },
@@ -532,7 +533,7 @@ describe.each(DATABASES)("OAuth flows (%s)", (database) => {
       }),
     });
     expect(badUri.status).toBe(400);
-    expect((await badUri.json()).error).toBe("invalid_redirect_uri");
+    expect(((await badUri.json()) as Json).error).toBe("invalid_redirect_uri");
     const removed = await fetch(regUri, {
       method: "DELETE",
       headers: { authorization: `Bearer ${regToken}` },
@@ -566,7 +567,10 @@ describe.each(DATABASES)("OAuth flows (%s)", (database) => {
       headers: { ...basicAuth, "content-type": "application/json" },
       body: JSON.stringify({ token }),
     });
-    expect(await introspected.json()).toMatchObject({ active: true, client_id: client.clientId });
+    expect((await introspected.json()) as Json as Json).toMatchObject({
+      active: true,
+      client_id: client.clientId,
+    });
     const revoked = await form(`${server.url}/invoke/pub.oauth/revokeToken`, { token }, basicAuth);
     expect(revoked.status).toBe(200);
     expect((await invoke(server, "pub.math/randomDouble", token)).status).toBe(401);
@@ -593,7 +597,7 @@ describe.each(DATABASES)("OAuth flows (%s)", (database) => {
       headers: { authorization: server.adminAuth },
     });
     expect(sweep.status).toBe(200);
-    expect(typeof (await sweep.json()).removed).toBe("number");
+    expect(typeof ((await sweep.json()) as Json).removed).toBe("number");
     const notAdmin = await fetch(`${server.url}/invoke/pub.oauth/removeExpiredAccessTokens`, {
       headers: { authorization: `Basic ${Buffer.from("alice:alice-password-1").toString("base64")}` },
     });
