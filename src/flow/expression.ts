@@ -67,7 +67,7 @@ export function compileExpression(text: string): Expression {
   const comparison = (): Expression => {
     const left = primary();
     const token = peek();
-    if (token?.kind !== "op" || !["==", "!=", "<", "<=", ">", ">="].includes(token.value)) return left;
+    if (token?.kind !== "op" || !Object.hasOwn(COMPARISONS, token.value)) return left;
     position += 1;
     const right = primary();
     return (p) => compare(token.value, left(p), right(p));
@@ -133,21 +133,18 @@ function compare(op: string, a: unknown, b: unknown): boolean {
   const nb = numeric(b);
   const [x, y]: [number | string, number | string] =
     na !== undefined && nb !== undefined ? [na, nb] : [text(a), text(b)];
-  switch (op) {
-    case "==":
-      return x === y;
-    case "!=":
-      return x !== y;
-    case "<":
-      return x < y;
-    case "<=":
-      return x <= y;
-    case ">":
-      return x > y;
-    default:
-      return x >= y;
-  }
+  return COMPARISONS[op]!(x, y);
 }
+
+type Comparable = number | string;
+const COMPARISONS: Record<string, (x: Comparable, y: Comparable) => boolean> = {
+  "==": (x, y) => x === y,
+  "!=": (x, y) => x !== y,
+  "<": (x, y) => x < y,
+  "<=": (x, y) => x <= y,
+  ">": (x, y) => x > y,
+  ">=": (x, y) => x >= y,
+};
 
 function text(value: unknown): string {
   return typeof value === "object" ? JSON.stringify(value) : String(value);

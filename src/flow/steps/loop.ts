@@ -25,6 +25,7 @@ export const loopStep: StepKind<LoopStep> = {
     if (items === undefined || items === null) return;
     if (!Array.isArray(items)) throw new Error(`${step.over} is not a list`);
     const collected: unknown[] = [];
+    const outer = pipeline.$iteration;
     try {
       for (const [index, item] of items.entries()) {
         setPath(pipeline, step.over, item);
@@ -35,7 +36,8 @@ export const loopStep: StepKind<LoopStep> = {
       }
     } finally {
       setPath(pipeline, step.over, items);
-      delete pipeline.$iteration;
+      if (outer === undefined) delete pipeline.$iteration;
+      else pipeline.$iteration = outer;
       if (step.output !== undefined) setPath(pipeline, step.output, collected);
     }
   },
