@@ -30,18 +30,20 @@ export class ResourceMetrics {
     registers: [this.registry],
   });
 
-  readonly cacheHits = new Counter({
+  /** Per-server plain counts on the hot path, copied into the counters only when /metrics is scraped. */
+  private readonly hits = new Map<string, number>();
+  private readonly misses = new Map<string, number>();
+
+  readonly cacheHits = scrapedCounter(this.registry, this.hits, {
     name: "conduit_token_cache_hits_total",
     help: "Bearer tokens of external servers answered from the cache",
-    labelNames: ["server"] as const,
-    registers: [this.registry],
+    label: "server",
   });
 
-  readonly cacheMisses = new Counter({
+  readonly cacheMisses = scrapedCounter(this.registry, this.misses, {
     name: "conduit_token_cache_misses_total",
     help: "Bearer tokens of external servers not in the cache (verified upstream or locally)",
-    labelNames: ["server"] as const,
-    registers: [this.registry],
+    label: "server",
   });
 
   readonly jwtVerifications = new Counter({
@@ -51,24 +53,48 @@ export class ResourceMetrics {
     registers: [this.registry],
   });
 
-  /** Plain counts on the hot path; copied into the counter only when /metrics is scraped. */
-  private readonly byStatus = new Map<number, number>();
+  private readonly byStatus = new Map<string, number>();
 
-  readonly requests = (() => {
-    const byStatus = this.byStatus;
-    return new Counter({
-      name: "conduit_http_requests_total",
-      help: "HTTP requests answered, by status code",
-      labelNames: ["status"] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [status, count] of byStatus) this.inc({ status: String(status) }, count);
-      },
-    });
-  })();
+  readonly requests = scrapedCounter(this.registry, this.byStatus, {
+    name: "conduit_http_requests_total",
+    help: "HTTP requests answered, by status code",
+    label: "status",
+  });
+
+  countHit(server: string): void {
+    this.hits.set(server, (this.hits.get(server) ?? 0) + 1);
+  }
+
+  countMiss(server: string): void {
+    this.misses.set(server, (this.misses.get(server) ?? 0) + 1);
+  }
 
   countResponse(status: number): void {
-    this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1);
+    const key = STATUS_TEXT[status] ?? String(status);
+    this.byStatus.set(key, (this.byStatus.get(key) ?? 0) + 1);
   }
+}
+
+/** Status codes as label text, made once. */
+const STATUS_TEXT: string[] = Array.from({ length: 600 }, (_, i) => String(i));
+
+/**
+ * A counter fed from a plain Map (one addition on the hot path, no label hashing), copied into
+ * prom-client only when the registry is collected.
+ */
+function scrapedCounter(
+  registry: Registry,
+  counts: Map<string, number>,
+  spec: { name: string; help: string; label: string },
+): Counter<string> {
+  return new Counter({
+    name: spec.name,
+    help: spec.help,
+    labelNames: [spec.label],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [value, count] of counts) this.inc({ [spec.label]: value }, count);
+    },
+  });
 }

@@ -34,10 +34,10 @@ export abstract class CachingVerifier implements TokenVerifier {
     const now = this.clock.now();
     const hit = this.cache.fresh(key, now);
     if (hit) {
-      this.metrics.cacheHits.inc({ server: this.server });
+      this.metrics.countHit(this.server);
       return this.accept(hit.token, now, "cached: the token is not active");
     }
-    this.metrics.cacheMisses.inc({ server: this.server });
+    this.metrics.countMiss(this.server);
     try {
       const verdict = await this.cache.load(key, async () => {
         const decided = await this.decide(token);

@@ -1,0 +1,116 @@
+// /invoke/pub.math/randomDouble with a third party's bearer token (warm introspection cache) on Conduit vs
+// a bare node:http server answering the same JSON. node-oidc-provider plays the third party (Okta) in a
+// process of its own; the introspection calls it receives during the measured run are printed.
+import { spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const APP = { id: "bench-app", secret: "bench-app-secret-0123456789abcdef" };
+const RS = { id: "bench-conduit", secret: "bench-conduit-secret-0123456789abcdef" };
+const CLIENTS = [
+  {
+    client_id: APP.id,
+    client_secret: APP.secret,
+    grant_types: ["client_credentials"],
+    response_types: [],
+    redirect_uris: [],
+    scope: "invoke",
+  },
+  { client_id: RS.id, client_secret: RS.secret, grant_types: [], response_types: [], redirect_uris: [] },
+];
+
+async function startThirdParty(lib) {
+  const port = await lib.freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const script = join(dirname(fileURLToPath(import.meta.url)), "third-party-server.js");
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, THIRD_PARTY_PORT: String(port), THIRD_PARTY_CLIENTS: JSON.stringify(CLIENTS) },
+    stdio: ["ignore", "ignore", "ignore", "ipc"],
+  });
+  await new Promise((resolve, reject) => {
+    child.once("message", resolve);
+    child.once("exit", () => reject(new Error("the third-party server exited")));
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  return {
+    issuer,
+    async introspections() {
+      const res = await fetch(`${issuer}/__introspections`);
+      return (await res.json()).introspections;
+    },
+    async token() {
+      const res = await fetch(`${issuer}/token`, {
+        method: "POST",
+        headers: {
+          authorization: lib.basic(APP.id, APP.secret),
+          "content-type": "application/x-www-form-urlencoded",
+        },
+        body: new URLSearchParams({ grant_type: "client_credentials", scope: "invoke" }),
+      });
+      const body = await res.json();
+      if (!body.access_token) throw new Error(`token request failed: ${JSON.stringify(body)}`);
+      return body.access_token;
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+async function adminCall(conduit, method, path, body) {
+  const res = await fetch(`${conduit.url}${path}`, {
+    method,
+    headers: { authorization: conduit.adminAuth, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${await res.text()}`);
+}
+
+export default async function run(lib) {
+  const partner = await startThirdParty(lib);
+  const conduit = await lib.startConduit();
+  const bare = await lib.startBare({ number: 0.5 });
+  try {
+    await adminCall(conduit, "POST", "/admin/api/users", {
+      username: "partner",
+      password: "partner-password-1",
+    });
+    await adminCall(conduit, "POST", "/admin/api/oauth/scopes", {
+      name: "invoke",
+      description: "math services",
+      values: ["pub.math"],
+    });
+    await adminCall(conduit, "POST", "/admin/api/oauth/external-servers", {
+      name: "Partner",
+      introspectionEndpoint: `${partner.issuer}/token/introspection`,
+      clientId: RS.id,
+      clientSecret: RS.secret,
+      user: "partner",
+      cacheTtlSeconds: 3600,
+    });
+    await adminCall(conduit, "PUT", "/admin/api/oauth/settings", { authorizationServer: "Partner" });
+    const token = await partner.token();
+    const url = `${conduit.url}/invoke/pub.math/randomDouble`;
+    const headers = { authorization: `Bearer ${token}` };
+    const check = await fetch(url, { headers });
+    if (check.status !== 200) throw new Error(`the third-party token was refused: ${check.status}`);
+
+    const reference = await lib.measure({ url: `${bare.url}/invoke/pub.math/randomDouble` });
+    const before = await partner.introspections();
+    const subject = await lib.measure({ url, headers });
+    const calls = (await partner.introspections()) - before;
+    lib.ratio(
+      "invoke pub.math/randomDouble with a third-party token (warm cache) vs bare node:http",
+      subject,
+      reference,
+    );
+    console.log(
+      `  upstream introspection calls during the run: ${calls} (1 before it, which warmed the cache)`,
+    );
+  } finally {
+    await conduit.stop();
+    await bare.stop();
+    await partner.stop();
+  }
+}

@@ -1,0 +1,34 @@
+// node-oidc-provider playing a third-party authorization server (Okta) in a process of its own, so its
+// AsyncLocalStorage does not slow the load generator. Client credentials and RFC 7662 introspection;
+// GET /__introspections answers how many introspection calls it has received.
+import { createServer } from "node:http";
+import Provider from "oidc-provider";
+
+const port = Number(process.env.THIRD_PARTY_PORT);
+const issuer = `http://127.0.0.1:${port}`;
+const clients = JSON.parse(process.env.THIRD_PARTY_CLIENTS ?? "[]");
+const provider = new Provider(issuer, {
+  clients,
+  scopes: ["invoke"],
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    introspection: { enabled: true },
+  },
+  ttl: { ClientCredentials: 3600 },
+});
+let introspections = 0;
+const callback = provider.callback();
+const server = createServer((req, res) => {
+  if (req.url === "/__introspections") {
+    res.writeHead(200, { "content-type": "application/json" });
+    return res.end(JSON.stringify({ introspections }));
+  }
+  if (req.url.startsWith("/token/introspection")) introspections++;
+  callback(req, res);
+});
+server.listen(port, "127.0.0.1", () => process.send?.("ready"));
+process.on("SIGTERM", () => {
+  server.closeAllConnections();
+  server.close(() => process.exit(0));
+});
