@@ -108,6 +108,24 @@ describe("introspection against an external authorization server", () => {
     expect((await invokeWith(newToken(), server)).status).toBe(401);
   });
 
+  test("refresh tokens, sender-constrained tokens and tokens for another audience are refused", async () => {
+    fake.behave({ kind: "answer", body: active({ token_type: "refresh_token" }) });
+    expect((await invokeWith(newToken(), server)).status).toBe(401);
+    fake.behave({
+      kind: "answer",
+      body: active({ cnf: { jkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" } }),
+    });
+    expect((await invokeWith(newToken(), server)).status).toBe(401);
+    await admin(server, "PUT", "/admin/api/oauth/external-servers/Okta", { audience: "api://conduit" });
+    fake.behave({ kind: "answer", body: active({ aud: ["api://other"] }) });
+    expect((await invokeWith(newToken(), server)).status).toBe(401);
+    fake.behave({ kind: "answer", body: active({ aud: ["api://other", "api://conduit"] }) });
+    expect((await invokeWith(newToken(), server)).status).toBe(200);
+    fake.behave({ kind: "answer", body: active({ token_type: "Bearer" }) }); // no aud: accepted
+    expect((await invokeWith(newToken(), server)).status).toBe(200);
+    await admin(server, "PUT", "/admin/api/oauth/external-servers/Okta", { audience: null });
+  });
+
   test("scopes come from `scope` or from an Okta-style `scp` array; others get 403 insufficient_scope", async () => {
     fake.behave({ kind: "answer", body: active({ scope: undefined, scp: ["reports", "invoke"] }) });
     expect((await invokeWith(newToken(), server)).status).toBe(200);

@@ -7,6 +7,8 @@ export interface ClaimMapping {
   user: string | null;
   /** A claim whose value names the Conduit user instead (for example `sub` or `username`). */
   subjectClaim: string | null;
+  /** When configured, a token that names its audiences must name this one. */
+  audience: string | null;
 }
 
 export type Claims = Record<string, unknown>;
@@ -27,6 +29,16 @@ export function mapClaims(claims: Claims, mapping: ClaimMapping, now: number): M
   if (expiresAt <= now) return { refused: "the token has expired" };
   const nbf = claims.nbf;
   if (typeof nbf === "number" && nbf * 1000 > now) return { refused: "the token is not valid yet (nbf)" };
+
+  // Okta answers token_type "refresh_token" for refresh tokens: those never authorize a request.
+  if (typeof claims.token_type === "string" && claims.token_type.toLowerCase() === "refresh_token")
+    return { refused: "a refresh token is not an access token" };
+  // RFC 9449 §7.1, RFC 8705 §3: a sender-constrained token needs its proof, which plain Bearer lacks.
+  if (claims.cnf !== undefined && claims.cnf !== null)
+    return { refused: "a sender-constrained token (cnf) was presented as a plain bearer token" };
+  // RFC 7662 §4: the protected resource checks that it is an intended audience.
+  if (mapping.audience && claims.aud !== undefined && !audiences(claims.aud).includes(mapping.audience))
+    return { refused: `the token is not meant for this audience (${mapping.audience})` };
 
   let runAs = mapping.user;
   if (mapping.subjectClaim) {
@@ -56,6 +68,10 @@ export function scopesOf(claims: Claims): string[] {
   const raw = typeof claims.scope === "string" ? claims.scope : claims.scp;
   const list = typeof raw === "string" ? raw.split(" ") : Array.isArray(raw) ? raw : [];
   return [...new Set(list.filter((s): s is string => typeof s === "string" && s !== ""))];
+}
+
+function audiences(aud: unknown): string[] {
+  return typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud.filter((a) => typeof a === "string") : [];
 }
 
 function stringClaim(value: unknown): string | undefined {

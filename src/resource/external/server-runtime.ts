@@ -47,6 +47,7 @@ export class ServerRuntime {
       server: record.name,
       user: record.user,
       subjectClaim: record.subjectClaim,
+      audience: record.audience,
     };
     this.client = new IntrospectionClient({
       url: record.introspectionEndpoint,
