@@ -265,6 +265,68 @@ describe("flow admin API", () => {
     expect((await server.admin("PUT", `/flows/${name}`, body)).status).toBe(status);
   });
 
+  it.each([
+    [
+      "an unknown word in a label expression",
+      { type: "branch", evaluateLabels: true, cases: [{ label: "%a% is 1", steps: [] }] },
+      "/steps/0/cases/0/label",
+      'unknown word "is" (pipeline values are written %name%)',
+    ],
+    [
+      "an invalid regex label",
+      { type: "branch", switch: "a", cases: [{ label: "/(/", steps: [] }] },
+      "/steps/0/cases/0/label",
+      undefined,
+    ],
+    [
+      "a label twice",
+      {
+        type: "branch",
+        switch: "a",
+        cases: [
+          { label: "x", steps: [] },
+          { label: "x", steps: [] },
+        ],
+      },
+      "/steps/0/cases/1/label",
+      'label "x" appears twice',
+    ],
+    [
+      "a branch with neither switch nor evaluateLabels",
+      { type: "branch", cases: [] },
+      "/steps/0",
+      "a branch needs a switch path or evaluateLabels: true",
+    ],
+    [
+      "EXIT from $loop outside a loop",
+      { type: "exit", from: "$loop" },
+      "/steps/0/from",
+      "EXIT from $loop outside a LOOP or REPEAT",
+    ],
+    [
+      "EXIT from an unknown $ target",
+      { type: "exit", from: "$nowhere" },
+      "/steps/0/from",
+      "from is $flow, $parent, $loop or an enclosing label",
+    ],
+    [
+      "an invoke of something that is not a service name",
+      { type: "invoke", service: "no-colon" },
+      "/steps/0/service",
+      '"no-colon" is not a service name (folder.sub:service)',
+    ],
+    ["a repeat count below -1", { type: "repeat", count: -5, steps: [] }, "/steps/0/count", "must be >= -1"],
+  ])("reports %s at its path", async (_what, step, path, message) => {
+    const put = await server.admin("PUT", "/flows/p.made:checked", {
+      package: "Base",
+      definition: { steps: [step] },
+    });
+    expect(put.status).toBe(400);
+    const problems = (put.body as { problems: { path: string; message: string }[] }).problems;
+    expect(problems[0]?.path).toBe(path);
+    if (message) expect(problems[0]?.message).toBe(message);
+  });
+
   it("moves no flow between packages", async () => {
     const put = await server.admin("PUT", "/flows/p.made:greet", { package: "Open", definition });
     expect(put.status).toBe(409);

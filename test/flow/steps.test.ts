@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { flowSchema } from "../../src/flow/parser.js";
+import { builtinSteps } from "../../src/flow/steps/index.js";
+import { invokeStep } from "../../src/flow/steps/invoke.js";
 import { flowPackage, startFlowServer, type FlowServer } from "./support.js";
 
 /**
@@ -589,5 +592,16 @@ describe("access", () => {
   it("a flow without an ACL of its own has Default: anonymous callers get 401", async () => {
     const { status } = await server.invoke("t.steps/disabled", {}, null);
     expect(status).toBe(401);
+  });
+});
+
+describe("the step registry", () => {
+  it("has exactly the step kinds the published schema describes", () => {
+    const inSchema = flowSchema.definitions.step.oneOf.map((s) => s.properties.type.const).sort();
+    expect(builtinSteps().types()).toEqual(inSchema);
+  });
+
+  it("refuses a step kind registered twice", () => {
+    expect(() => builtinSteps().register(invokeStep)).toThrow('step kind "invoke" is registered twice');
   });
 });
