@@ -135,6 +135,17 @@ describe("reloading", () => {
     await eventually(async () => expect((await server.invoke("p.base/hello")).body).toEqual({ text: "v2" }));
   });
 
+  it("loads a package folder that appears, through the watcher", async () => {
+    writePackage(server.packagesDir, "Fresh", flowPackage([hello("p.fresh:hello", "new")]));
+    await eventually(async () =>
+      expect((await server.invoke("p.fresh/hello")).body).toEqual({ text: "new" }),
+    );
+    expect((await server.admin("GET", "/packages/Fresh")).body).toMatchObject({
+      loaded: true,
+      version: "1.0",
+    });
+  });
+
   it("keeps the last good version serving when the package breaks, and reports why", async () => {
     writePackage(server.packagesDir, "Base", { "flows/f0.flow.json": "{ this is not json" });
     await eventually(async () => {
