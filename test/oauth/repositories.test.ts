@@ -1,0 +1,193 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KyselyClientRepository, type ClientRecord } from "../../src/oauth/clients.js";
+import { KyselyCodeRepository, type CodeRecord } from "../../src/oauth/codes.js";
+import { KyselyInitialAccessTokenRepository } from "../../src/oauth/initial-access-tokens.js";
+import { KyselyScopeRepository } from "../../src/oauth/scopes.js";
+import { KyselyTokenRepository, type TokenRecord } from "../../src/oauth/tokens.js";
+import { openPostgres, openSqlite, type Storage } from "../../src/storage/database.js";
+import { migrateToLatest } from "../../src/storage/migrate.js";
+import { freshPostgresDatabase } from "../support/postgres.js";
+import { DATABASES } from "../support/server.js";
+
+/** One contract suite per repository, run on SQLite and on PostgreSQL. */
+describe.each(DATABASES)("OAuth repositories (%s)", (database) => {
+  let storage: Storage;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    if (database === "sqlite") {
+      const dir = mkdtempSync(join(tmpdir(), "conduit-oauth-repo-"));
+      storage = openSqlite(join(dir, "db.sqlite"));
+      cleanup = async () => rmSync(dir, { recursive: true, force: true });
+    } else {
+      const fresh = await freshPostgresDatabase();
+      storage = openPostgres(fresh.url);
+      cleanup = fresh.drop;
+    }
+    await migrateToLatest(storage.db);
+  });
+  afterAll(async () => {
+    await storage?.close();
+    await cleanup?.();
+  });
+
+  const client = (id: string, name = id, version = "1.0"): ClientRecord => ({
+    clientId: id,
+    clientName: name,
+    version,
+    type: "confidential",
+    description: "d",
+    redirectUris: ["https://a.example/cb"],
+    grantTypes: ["authorization_code", "refresh_token"],
+    scopes: ["s1"],
+    accessTokenLifetime: 0,
+    refreshLimit: undefined,
+    runAsUser: "alice",
+    enabled: true,
+    secretDigest: "digest",
+    previousSecretDigest: undefined,
+    previousSecretExpiresAt: undefined,
+    registrationTokenDigest: undefined,
+    metadata: { token_endpoint_auth_method: "client_secret_post" },
+    createdAt: 1_000,
+    updatedAt: 1_000,
+  });
+
+  const token = (id: string, fields: Partial<TokenRecord> = {}): TokenRecord => ({
+    id,
+    digest: `digest-${id}`,
+    kind: "access",
+    clientId: "c1",
+    username: "alice",
+    scopes: ["s1", "s2"],
+    grantId: "g1",
+    issuedAt: 1_000,
+    expiresAt: 10_000,
+    revokedAt: undefined,
+    refreshCount: 0,
+    rotatedAt: undefined,
+    ...fields,
+  });
+
+  it("stores clients round trip, with name and version unique as a pair", async () => {
+    const repo = new KyselyClientRepository(storage.db);
+    expect(await repo.create(client("c1", "App"))).toBe(true);
+    expect(await repo.create(client("c2", "App", "2.0"))).toBe(true);
+    expect(await repo.create(client("c3", "App"))).toBe(false);
+    expect(await repo.create(client("c1", "Other"))).toBe(false);
+    expect(await repo.get("c1")).toEqual(client("c1", "App"));
+    const changed = {
+      ...client("c2", "App", "2.0"),
+      enabled: false,
+      refreshLimit: 3,
+      accessTokenLifetime: undefined,
+    };
+    expect(await repo.update(changed)).toBe(true);
+    expect(await repo.get("c2")).toEqual(changed);
+    expect(await repo.update({ ...changed, version: "1.0" })).toBe(false);
+    expect((await repo.list()).map((c) => c.clientId)).toEqual(["c1", "c2"]);
+    expect(await repo.delete("c2")).toBe(true);
+    expect(await repo.delete("c2")).toBe(false);
+  });
+
+  it("stores scopes", async () => {
+    const repo = new KyselyScopeRepository(storage.db);
+    const scope = {
+      name: "s1",
+      description: "one",
+      values: ["pub.math", "pub.string:length"],
+      createdAt: 1,
+      updatedAt: 2,
+    };
+    expect(await repo.create(scope)).toBe(true);
+    expect(await repo.create(scope)).toBe(false);
+    expect(await repo.get("s1")).toEqual(scope);
+    expect(await repo.update({ ...scope, values: ["pub.json"], updatedAt: 3 })).toBe(true);
+    expect((await repo.list())[0]?.values).toEqual(["pub.json"]);
+    expect(await repo.delete("s1")).toBe(true);
+    expect(await repo.get("s1")).toBeUndefined();
+  });
+
+  it("stores tokens by digest, joined with the client's enabled flag, and revokes by grant", async () => {
+    const repo = new KyselyTokenRepository(storage.db);
+    await repo.insert([
+      token("t1"),
+      token("r1", { kind: "refresh", expiresAt: undefined }),
+      token("t2", { grantId: "g2", expiresAt: 500 }),
+    ]);
+    expect(await repo.findByDigest("digest-t1")).toEqual({ ...token("t1"), clientEnabled: true });
+    expect(await repo.findByDigest("nope")).toBeUndefined();
+    expect((await repo.list({ clientId: "c1", active: true }, 1_000)).map((t) => t.id).sort()).toEqual([
+      "r1",
+      "t1",
+    ]);
+    expect((await repo.list({ active: false }, 1_000)).map((t) => t.id)).toEqual(["t2"]);
+    expect(await repo.revokeGrant("g1", 2_000)).toBe(2);
+    expect(await repo.revokeGrant("g1", 3_000)).toBe(0);
+    expect((await repo.get("t1"))?.revokedAt).toBe(2_000);
+    expect(await repo.revoke("t2", 2_000)).toBe(true);
+    expect(await repo.revoke("t2", 2_000)).toBe(false);
+  });
+
+  it("rotates a refresh token for exactly one of many concurrent callers", async () => {
+    const repo = new KyselyTokenRepository(storage.db);
+    await repo.insert([token("r2", { kind: "refresh", grantId: "g3" })]);
+    const results = await Promise.all(Array.from({ length: 8 }, () => repo.markRotated("r2", 5_000)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect((await repo.get("r2"))?.rotatedAt).toBe(5_000);
+  });
+
+  it("deletes expired tokens only", async () => {
+    const repo = new KyselyTokenRepository(storage.db);
+    await repo.insert([
+      token("e1", { digest: "de1", expiresAt: 100 }),
+      token("e2", { digest: "de2", expiresAt: 1e13 }),
+    ]);
+    const removed = await repo.deleteExpired(1_000);
+    expect(removed).toBeGreaterThanOrEqual(2); // e1 and t2 (expired at 500)
+    expect(await repo.get("e1")).toBeUndefined();
+    expect(await repo.get("e2")).toBeDefined();
+    expect(await repo.get("r1")).toBeDefined(); // never expires
+  });
+
+  it("consumes an authorization code exactly once, even concurrently", async () => {
+    const repo = new KyselyCodeRepository(storage.db);
+    const code: CodeRecord = {
+      digest: "code-1",
+      clientId: "c1",
+      username: "alice",
+      redirectUri: "https://a.example/cb",
+      redirectUriGiven: true,
+      scopes: ["s1"],
+      codeChallenge: "challenge",
+      grantId: "g9",
+      createdAt: 1,
+      expiresAt: 1_000,
+      consumedAt: undefined,
+    };
+    await repo.insert(code);
+    expect(await repo.get("code-1")).toEqual(code);
+    const results = await Promise.all(Array.from({ length: 8 }, () => repo.consume("code-1", 50)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect((await repo.get("code-1"))?.consumedAt).toBe(50);
+    expect(await repo.deleteExpired(1_000)).toBe(0);
+    expect(await repo.deleteExpired(1_000 + 86_400_000)).toBe(1);
+  });
+
+  it("uses an initial access token once, and never after expiry", async () => {
+    const repo = new KyselyInitialAccessTokenRepository(storage.db);
+    const base = { createdBy: "Administrator", createdAt: 1, usedAt: undefined, usedByClient: undefined };
+    await repo.insert({ ...base, id: "i1", digest: "di1", expiresAt: 1_000 });
+    await repo.insert({ ...base, id: "i2", digest: "di2", expiresAt: 10 });
+    const uses = await Promise.all([repo.use("di1", "cA", 5), repo.use("di1", "cB", 5)]);
+    expect(uses.filter(Boolean)).toHaveLength(1);
+    expect((await repo.get("di1"))?.usedAt).toBe(5);
+    expect(await repo.use("di2", "cC", 20)).toBe(false);
+    expect(await repo.deleteExpired(20)).toBe(1);
+    expect((await repo.list()).map((t) => t.id)).toEqual(["i1"]);
+    expect(await repo.delete("i1")).toBe(true);
+  });
+});
