@@ -36,7 +36,7 @@ const validate = new Ajv({ allErrors: true }).compile<Manifest>({
 export function parseManifest(text: string): { manifest?: Manifest; problems: string[] } {
   let value: unknown;
   try {
-    value = parseYaml(text, { maxAliasCount: 50 });
+    value = parseYaml(text, { maxAliasCount: 50, logLevel: "error" });
   } catch (error) {
     return { problems: [`not valid JSON or YAML: ${(error as Error).message.split("\n")[0]}`] };
   }

@@ -14,7 +14,7 @@ const validateSchema = ajv.compile(schema);
 /** Parses flow text, YAML or JSON (YAML is a superset of JSON). A syntax error names its line and column. */
 export function parseFlowText(text: string, source = "flow"): unknown {
   try {
-    return parseYaml(text, { prettyErrors: true, maxAliasCount: 50 }) as unknown;
+    return parseYaml(text, { prettyErrors: true, maxAliasCount: 50, logLevel: "error" }) as unknown;
   } catch (error) {
     if (error instanceof YAMLParseError) {
       const at = error.linePos?.[0];
