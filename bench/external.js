@@ -68,10 +68,16 @@ async function adminCall(conduit, method, path, body) {
 }
 
 export default async function run(lib) {
-  const partner = await startThirdParty(lib);
-  const conduit = await lib.startConduit();
-  const bare = await lib.startBare({ number: 0.5 });
+  const started = [];
+  const start = async (promise) => {
+    const it = await promise;
+    started.push(it);
+    return it;
+  };
   try {
+    const partner = await start(startThirdParty(lib));
+    const conduit = await start(lib.startConduit());
+    const bare = await start(lib.startBare({ number: 0.5 }));
     await adminCall(conduit, "POST", "/admin/api/users", {
       username: "partner",
       password: "partner-password-1",
@@ -109,8 +115,6 @@ export default async function run(lib) {
       `  upstream introspection calls during the run: ${calls} (1 before it, which warmed the cache)`,
     );
   } finally {
-    await conduit.stop();
-    await bare.stop();
-    await partner.stop();
+    for (const it of started.reverse()) await it.stop();
   }
 }
