@@ -20,7 +20,14 @@ export class StepFailure extends Error {
     readonly description: string,
     readonly reason: unknown,
   ) {
-    super(reason instanceof Error ? reason.message : String(reason));
+    // An error that may not be shown (a ConduitError >= 500 other than 503) stays in the log only.
+    super(
+      reason instanceof ConduitError && !reason.expose
+        ? "internal server error"
+        : reason instanceof Error
+          ? reason.message
+          : String(reason),
+    );
     this.name = "StepFailure";
   }
 
