@@ -106,6 +106,8 @@ describe("introspection against an external authorization server", () => {
     expect((await invokeWith(newToken(), server)).status).toBe(401);
     fake.behave({ kind: "answer", body: active({ exp: Math.floor(Date.now() / 1000) - 10 }) });
     expect((await invokeWith(newToken(), server)).status).toBe(401);
+    fake.behave({ kind: "answer", body: active({ nbf: Math.floor(clock.now() / 1000) + 60 }) });
+    expect((await invokeWith(newToken(), server)).status).toBe(401);
   });
 
   test("refresh tokens, sender-constrained tokens and tokens for another audience are refused", async () => {

@@ -13,6 +13,9 @@ export interface ClaimMapping {
 
 export type Claims = Record<string, unknown>;
 
+/** Clocks of two servers differ a little: a token may be used this soon before its nbf. */
+const NBF_LEEWAY_MS = 5_000;
+
 /** The verdict on a set of claims: the token, or the reason it is refused (for the log). */
 export type Mapped = { token: ActiveToken } | { refused: string };
 
@@ -28,7 +31,8 @@ export function mapClaims(claims: Claims, mapping: ClaimMapping, now: number): M
   const expiresAt = exp * 1000;
   if (expiresAt <= now) return { refused: "the token has expired" };
   const nbf = claims.nbf;
-  if (typeof nbf === "number" && nbf * 1000 > now) return { refused: "the token is not valid yet (nbf)" };
+  if (typeof nbf === "number" && nbf * 1000 > now + NBF_LEEWAY_MS)
+    return { refused: "the token is not valid yet (nbf)" };
 
   // Okta answers token_type "refresh_token" for refresh tokens: those never authorize a request.
   if (typeof claims.token_type === "string" && claims.token_type.toLowerCase() === "refresh_token")
