@@ -3,7 +3,7 @@
 // BENCH_ONLY=name,name to run some scenarios.
 import * as lib from "./lib.js";
 
-const scenarios = ["invoke", "external"];
+const scenarios = ["invoke", "external", "oauth"];
 
 const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
 console.log(

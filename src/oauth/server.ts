@@ -9,6 +9,7 @@ import { GrantRegistry } from "./grants/registry.js";
 import { KyselyInitialAccessTokenRepository } from "./initial-access-tokens.js";
 import { CachedScopeCatalog, KyselyScopeRepository } from "./scopes.js";
 import { OAuthSettingsStore } from "./settings.js";
+import { TokenStore } from "./token-store.js";
 import { KyselyTokenRepository } from "./tokens.js";
 
 /** The grants of the token endpoint (RFC 6749 §4.1, §4.4, §6). Implicit and password are not offered (RFC 9700 §2.1.2, §2.4). */
@@ -35,7 +36,11 @@ export function createOAuthServer(conduit: Conduit): OAuthServer {
     scopes: new CachedScopeCatalog(scopeRepository, conduit.changes),
     clientRepository,
     clients: new ClientDirectory(clientRepository, conduit.changes),
-    tokens: new KyselyTokenRepository(db),
+    // DEVIATION: the positive token cache is on for SQLite only, where every writer is this process; on
+    // PostgreSQL other nodes' revocations arrive asynchronously, so each request reads the row.
+    tokens: new TokenStore(new KyselyTokenRepository(db), conduit.changes, {
+      cacheMs: conduit.storage.dialect === "sqlite" ? 60_000 : 0,
+    }),
     codes: new KyselyCodeRepository(db),
     initialAccessTokens: new KyselyInitialAccessTokenRepository(db),
     grants: defaultGrants(),

@@ -1,0 +1,145 @@
+// The authorization server: client_credentials issuance and RFC 7662 introspection on Conduit (tokens stored
+// durably in SQLite) vs node-oidc-provider with its in-memory store, side by side in this run; then
+// /invoke/pub.math/randomDouble with one of Conduit's own bearer tokens vs a bare node:http server.
+import { spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const APP = { id: "bench-app", secret: "bench-app-secret-0123456789abcdef" };
+const RS = { id: "bench-rs", secret: "bench-rs-secret-0123456789abcdef" };
+const FORM = { "content-type": "application/x-www-form-urlencoded" };
+
+/** node-oidc-provider (in-memory adapter) in a process of its own (bench/third-party-server.js). */
+async function startOidcProvider(lib) {
+  const port = await lib.freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const clients = [
+    {
+      client_id: APP.id,
+      client_secret: APP.secret,
+      grant_types: ["client_credentials"],
+      response_types: [],
+      redirect_uris: [],
+      scope: "invoke",
+    },
+    { client_id: RS.id, client_secret: RS.secret, grant_types: [], response_types: [], redirect_uris: [] },
+  ];
+  const script = join(dirname(fileURLToPath(import.meta.url)), "third-party-server.js");
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, THIRD_PARTY_PORT: String(port), THIRD_PARTY_CLIENTS: JSON.stringify(clients) },
+    stdio: ["ignore", "ignore", "ignore", "ipc"],
+  });
+  await new Promise((resolve, reject) => {
+    child.once("message", resolve);
+    child.once("exit", () => reject(new Error("node-oidc-provider exited")));
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  return {
+    tokenUrl: `${issuer}/token`,
+    introspectionUrl: `${issuer}/token/introspection`,
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+async function call(url, { method = "POST", headers = {}, body } = {}) {
+  const res = await fetch(url, { method, headers, body });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${url} → ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+async function setUpConduit(conduit) {
+  const json = { authorization: conduit.adminAuth, "content-type": "application/json" };
+  const post = (path, body) =>
+    call(`${conduit.url}/admin/api/oauth${path}`, { headers: json, body: JSON.stringify(body) });
+  await post("/scopes", { name: "invoke", description: "math services", values: ["pub.math"] });
+  const app = await post("/clients", {
+    clientName: "bench-app",
+    type: "confidential",
+    grantTypes: ["client_credentials"],
+    scopes: ["invoke"],
+    runAsUser: "Administrator",
+  });
+  const rs = await post("/clients", {
+    clientName: "bench-rs",
+    type: "confidential",
+    grantTypes: ["client_credentials"],
+    scopes: ["invoke"],
+    runAsUser: "Administrator",
+  });
+  return {
+    app: { id: app.clientId, secret: app.clientSecret },
+    rs: { id: rs.clientId, secret: rs.clientSecret },
+  };
+}
+
+export default async function run(lib) {
+  const conduit = await lib.startConduit();
+  const provider = await startOidcProvider(lib);
+  const bare = await lib.startBare({ number: 0.5 });
+  try {
+    const ours = await setUpConduit(conduit);
+    const issue = "grant_type=client_credentials&scope=invoke";
+
+    // Issuance: each request inserts a token row (SQLite, WAL) on Conduit; an in-memory entry on oidc-provider.
+    const oidcIssuance = await lib.measure({
+      url: provider.tokenUrl,
+      method: "POST",
+      headers: { ...FORM, authorization: lib.basic(APP.id, APP.secret) },
+      body: issue,
+    });
+    const conduitIssuance = await lib.measure({
+      url: `${conduit.url}/oauth2/token`,
+      method: "POST",
+      headers: { ...FORM, authorization: lib.basic(ours.app.id, ours.app.secret) },
+      body: issue,
+    });
+    lib.ratio(
+      "oauth client_credentials issuance: Conduit vs node-oidc-provider (in-memory)",
+      conduitIssuance,
+      oidcIssuance,
+    );
+
+    // Introspection of one active token, by a resource server authenticating with client_secret_basic.
+    const theirs = await call(provider.tokenUrl, {
+      headers: { ...FORM, authorization: lib.basic(APP.id, APP.secret) },
+      body: issue,
+    });
+    const mine = await call(`${conduit.url}/oauth2/token`, {
+      headers: { ...FORM, authorization: lib.basic(ours.app.id, ours.app.secret) },
+      body: issue,
+    });
+    const oidcIntrospection = await lib.measure({
+      url: provider.introspectionUrl,
+      method: "POST",
+      headers: { ...FORM, authorization: lib.basic(RS.id, RS.secret) },
+      body: `token=${theirs.access_token}`,
+    });
+    const conduitIntrospection = await lib.measure({
+      url: `${conduit.url}/oauth2/introspect`,
+      method: "POST",
+      headers: { ...FORM, authorization: lib.basic(ours.rs.id, ours.rs.secret) },
+      body: `token=${mine.access_token}`,
+    });
+    lib.ratio(
+      "oauth introspection: Conduit vs node-oidc-provider (in-memory)",
+      conduitIntrospection,
+      oidcIntrospection,
+    );
+
+    // /invoke with a bearer token of this server: a lookup by digest per request (revocation is immediate).
+    const reference = await lib.measure({ url: `${bare.url}/invoke/pub.math/randomDouble` });
+    const subject = await lib.measure({
+      url: `${conduit.url}/invoke/pub.math/randomDouble`,
+      headers: { authorization: `Bearer ${mine.access_token}` },
+    });
+    lib.ratio("invoke pub.math/randomDouble with a local bearer token vs bare node:http", subject, reference);
+  } finally {
+    await conduit.stop();
+    await provider.stop();
+    await bare.stop();
+  }
+}

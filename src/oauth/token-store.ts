@@ -1,0 +1,125 @@
+import { LRUCache } from "lru-cache";
+import type { ChangeFeed } from "../storage/change-feed.js";
+import type { TokenFilter, TokenRecord, TokenRepository, TokenWithClient } from "./tokens.js";
+
+export const TOKEN_CHANGE = "oauth-token";
+
+export interface TokenStoreOptions {
+  /**
+   * How long an access token read by digest is remembered, in ms; 0 turns the cache off. Only safe where
+   * every writer shares this process's change feed synchronously (SQLite: one node), since any revocation,
+   * rotation or client change drops the whole cache before the write's caller continues.
+   */
+  cacheMs: number;
+  /** Largest number of rows written by one grouped INSERT. */
+  maxBatch?: number;
+}
+
+/**
+ * The token repository as the endpoints use it:
+ * - reads by digest go through a cache of access tokens that every revocation, rotation, sweep or client
+ *   change clears at once (a generation counter keeps a read that raced a revocation out of the cache), so
+ *   a revocation still takes effect on the very next request;
+ * - inserts issued in the same tick are grouped into one INSERT (one commit), and each caller is answered
+ *   only once its rows are durable.
+ */
+export class TokenStore implements TokenRepository {
+  private readonly cache: LRUCache<string, TokenWithClient> | undefined;
+  private generation = 0;
+  private queue: { records: TokenRecord[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly inner: TokenRepository,
+    private readonly changes: ChangeFeed,
+    private readonly options: TokenStoreOptions,
+  ) {
+    if (options.cacheMs > 0) this.cache = new LRUCache({ max: 100_000, ttl: options.cacheMs });
+    changes.subscribe((change) => {
+      if (change.kind === TOKEN_CHANGE || change.kind === "client") this.invalidate();
+    });
+  }
+
+  invalidate(): void {
+    this.generation++;
+    this.cache?.clear();
+  }
+
+  async findByDigest(digest: string): Promise<TokenWithClient | undefined> {
+    const hit = this.cache?.get(digest);
+    if (hit) return hit;
+    const generation = this.generation;
+    const token = await this.inner.findByDigest(digest);
+    if (
+      this.cache &&
+      token?.kind === "access" &&
+      token.revokedAt === undefined &&
+      generation === this.generation
+    )
+      this.cache.set(digest, token);
+    return token;
+  }
+
+  insert(records: TokenRecord[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ records, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    const max = this.options.maxBatch ?? 500;
+    while (this.queue.length > 0) {
+      const batch: typeof this.queue = [];
+      let rows = 0;
+      while (this.queue.length > 0 && rows + this.queue[0]!.records.length <= max) {
+        const item = this.queue.shift()!;
+        batch.push(item);
+        rows += item.records.length;
+      }
+      if (batch.length === 0) batch.push(this.queue.shift()!);
+      try {
+        await this.inner.insert(batch.flatMap((item) => item.records));
+        for (const item of batch) item.resolve();
+      } catch {
+        // Attribute the failure: each caller's rows on their own.
+        for (const item of batch) await this.inner.insert(item.records).then(item.resolve, item.reject);
+      }
+    }
+  }
+
+  get(id: string): Promise<TokenRecord | undefined> {
+    return this.inner.get(id);
+  }
+
+  list(filter: TokenFilter, now: number): Promise<TokenRecord[]> {
+    return this.inner.list(filter, now);
+  }
+
+  async revoke(id: string, now: number): Promise<boolean> {
+    return this.changed(await this.inner.revoke(id, now));
+  }
+
+  async revokeGrant(grantId: string, now: number): Promise<number> {
+    return this.changed(await this.inner.revokeGrant(grantId, now));
+  }
+
+  async markRotated(id: string, now: number): Promise<boolean> {
+    return this.changed(await this.inner.markRotated(id, now));
+  }
+
+  async deleteExpired(now: number): Promise<number> {
+    return this.changed(await this.inner.deleteExpired(now));
+  }
+
+  /** Drops this node's cache at once and tells the other nodes. */
+  private changed<T>(result: T): T {
+    this.invalidate();
+    this.changes.publish({ kind: TOKEN_CHANGE });
+    return result;
+  }
+}
