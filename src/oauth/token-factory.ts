@@ -1,4 +1,5 @@
 import { randomToken, sha256 } from "../kernel/crypto.js";
+import { timeOrderedId } from "./ids.js";
 import type { ClientRecord } from "./clients.js";
 import type { OAuthServer } from "./context.js";
 import type { OAuthSettings } from "./settings.js";
@@ -69,7 +70,7 @@ function record(
   refreshCount: number,
 ): TokenRecord {
   return {
-    id: randomToken(16),
+    id: timeOrderedId(),
     digest: sha256(value),
     kind,
     clientId: request.client.clientId,

@@ -1,4 +1,5 @@
 import { randomToken, sha256 } from "../../kernel/crypto.js";
+import { timeOrderedId } from "../ids.js";
 import { parseAuthorization } from "../../security/authentication.js";
 import { decodeBasic } from "../../security/basic.js";
 import type { ClientRecord } from "../clients.js";
@@ -190,7 +191,7 @@ async function issueCode(step: Step, ticket: Ticket, scopes: string[]): Promise<
     redirectUriGiven: ticket.redirectUriGiven,
     scopes,
     codeChallenge: ticket.codeChallenge,
-    grantId: randomToken(16),
+    grantId: timeOrderedId(),
     createdAt: now,
     expiresAt: now + settings.authorizationCodeLifetime * 1000,
     consumedAt: undefined,

@@ -1,4 +1,4 @@
-import { randomToken } from "../../kernel/crypto.js";
+import { timeOrderedId } from "../ids.js";
 import { unauthorizedClient } from "../errors.js";
 import { param } from "../params.js";
 import { grantableScopes, parseScope } from "../scope-request.js";
@@ -20,7 +20,7 @@ export const clientCredentialsGrant: GrantHandler = async ({ server, client, met
     client,
     username: client.runAsUser,
     scopes,
-    grantId: randomToken(16),
+    grantId: timeOrderedId(),
     settings,
   });
 };
