@@ -49,7 +49,7 @@ export async function installExternalServers(conduit: Conduit): Promise<void> {
     changes,
     clock,
     log,
-    selected: () => setting.current(),
+    selected: async () => setting.current(),
   });
 
   conduit.resource.select = createSelector({ runtimes, setting, local: () => conduit.resource.local, log });

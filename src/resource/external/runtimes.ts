@@ -2,7 +2,7 @@ import type { Logger } from "../../kernel/logger.js";
 import type { ExternalServerRepository } from "./repository.js";
 import { ServerRuntime, type RuntimeDeps } from "./server-runtime.js";
 
-interface Snapshot {
+export interface Snapshot {
   byName: Map<string, ServerRuntime>;
   byIssuer: Map<string, ServerRuntime>;
 }
@@ -23,18 +23,13 @@ export class ServerRuntimes {
     private readonly deps: RuntimeDeps & { log: Logger },
   ) {}
 
+  /** The servers by name and by issuer (RFC 8414 §2 `issuer`); read from the database when dropped. */
+  current(): Snapshot | Promise<Snapshot> {
+    return this.snapshot ?? this.load();
+  }
+
   async get(name: string): Promise<ServerRuntime | undefined> {
-    return (this.snapshot ?? (await this.load())).byName.get(name);
-  }
-
-  /** The server whose configured issuer is `iss` (RFC 8414 §2 `issuer`), if any. */
-  async forIssuer(iss: string): Promise<ServerRuntime | undefined> {
-    return (this.snapshot ?? (await this.load())).byIssuer.get(iss);
-  }
-
-  /** Whether any server has an issuer (when none does, JWTs need not be decoded at all). */
-  async hasIssuers(): Promise<boolean> {
-    return (this.snapshot ?? (await this.load())).byIssuer.size > 0;
+    return (await this.current()).byName.get(name);
   }
 
   /** Drops one server (or all) now; the next request reloads from the database. */

@@ -21,7 +21,8 @@ export class AuthorizationServerSetting {
     private readonly clock: Clock,
   ) {}
 
-  async current(): Promise<string> {
+  /** The setting: the cached value at once, or a promise while it is read. */
+  current(): string | Promise<string> {
     const cached = this.cached;
     if (cached && this.clock.now() < cached.until) return cached.value;
     this.loading ??= this.read().finally(() => (this.loading = undefined));

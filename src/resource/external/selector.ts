@@ -21,15 +21,19 @@ export function createSelector(deps: {
   log: Logger;
 }): VerifierSelector {
   const { runtimes, setting, local, log } = deps;
+  // Cached values are used without an await: this runs on every bearer request.
   return async (token) => {
-    const iss = looksLikeJwt(token) && (await runtimes.hasIssuers()) ? unverifiedIssuer(token) : undefined;
-    if (iss !== undefined) {
-      const byIssuer = await runtimes.forIssuer(iss);
+    const servers = runtimes.current();
+    const snapshot = servers instanceof Promise ? await servers : servers;
+    if (snapshot.byIssuer.size > 0 && looksLikeJwt(token)) {
+      const iss = unverifiedIssuer(token);
+      const byIssuer = iss === undefined ? undefined : snapshot.byIssuer.get(iss);
       if (byIssuer) return byIssuer.jwt ?? byIssuer.introspection;
     }
-    const selected = await setting.current();
+    const pending = setting.current();
+    const selected = pending instanceof Promise ? await pending : pending;
     if (selected === LOCAL) return local();
-    const runtime = await runtimes.get(selected);
+    const runtime = snapshot.byName.get(selected);
     if (runtime) return runtime.introspection;
     log.error(
       { event: "external_server_missing", server: selected },

@@ -30,18 +30,22 @@ export interface CachePolicy {
 export class TokenCache {
   private readonly entries: LRUCache<string, CachedVerdict>;
   private readonly inflight = new Map<string, Promise<CachedVerdict>>();
+  private readonly prefix: string;
 
   constructor(
-    private readonly server: string,
+    server: string,
     private readonly policy: CachePolicy,
     private readonly clock: Clock,
     max = 10_000,
   ) {
     this.entries = new LRUCache({ max });
+    this.prefix = `${server}\0`;
   }
 
   key(token: string): string {
-    return createHash("sha256").update(this.server).update("\0").update(token).digest("base64url");
+    return createHash("sha256")
+      .update(this.prefix + token)
+      .digest("base64url");
   }
 
   /** A verdict that is still fresh, else undefined. */
