@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { connect } from "node:net";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -52,7 +53,7 @@ async function spawnServer(env: Record<string, string>): Promise<Started> {
 }
 
 async function waitHealthy(server: Started): Promise<void> {
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 900; i++) {
     if (server.child.exitCode !== null) throw new Error(`server exited: ${server.stderr()}`);
     try {
       const res = await fetch(`${server.url}/health`);
@@ -68,7 +69,7 @@ async function waitHealthy(server: Started): Promise<void> {
   throw new Error("server did not become healthy");
 }
 
-describe("the server process", () => {
+describe("the server process", { timeout: 120_000 }, () => {
   it("generates the first Administrator password, prints it once, stores it 0600, and stops on SIGTERM with 0", async () => {
     const dataDir = tempDir();
     const server = await spawnServer({ CONDUIT_DATA_DIR: dataDir, CONDUIT_ADMIN_PASSWORD: "" });
@@ -108,15 +109,24 @@ describe("the server process", () => {
       CONDUIT_ADMIN_PASSWORD: "drain-test-password",
     });
     await waitHealthy(server);
-    // A slow request: a failed login is delayed only after many failures, so use the scrypt cost of a
-    // first login instead, and send SIGTERM while it is being served.
-    const inFlight = fetch(`${server.url}/invoke/pub.math/randomDouble`, {
-      headers: { authorization: basic("Administrator", "drain-test-password") },
-    });
-    await new Promise((r) => setTimeout(r, 5));
+    // A request whose body is still arriving when SIGTERM comes: it is deterministically in flight.
+    const body = JSON.stringify({ num1: 40, num2: 2 });
+    const socket = connect(Number(new URL(server.url).port), "127.0.0.1");
+    await new Promise<void>((resolve) => socket.once("connect", resolve));
+    let answer = "";
+    socket.on("data", (d: Buffer) => (answer += d.toString()));
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    socket.write(
+      `POST /invoke/pub.math/addInts HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic("Administrator", "drain-test-password")}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, 5)}`,
+    );
+    await new Promise((r) => setTimeout(r, 300));
     server.child.kill("SIGTERM");
-    const res = await inFlight;
-    expect(res.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 300));
+    socket.write(body.slice(5));
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(answer).toContain('{"value":42}');
     expect(await server.exit).toBe(0);
   });
 
