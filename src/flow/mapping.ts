@@ -1,6 +1,6 @@
 import { substitute } from "../services/substitution.js";
 import type { Pipeline } from "../services/types.js";
-import { deepCopy, dropPath, getPath, setPath } from "./paths.js";
+import { deepCopy, defineField, dropPath, getPath, setPath } from "./paths.js";
 import type { MapSpec } from "./types.js";
 
 /** Looks up a global variable by name (the fallback of `%name%` substitution). */
@@ -29,7 +29,7 @@ export function substituteDeep(value: unknown, pipeline: Pipeline, globals: Glob
   if (Array.isArray(value)) return value.map((v) => substituteDeep(v, pipeline, globals));
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = substituteDeep(v, pipeline, globals);
+    for (const [k, v] of Object.entries(value)) defineField(out, k, substituteDeep(v, pipeline, globals));
     return out;
   }
   return value;

@@ -11,19 +11,31 @@ export const flowSchema = schema;
 const ajv = new Ajv({ allErrors: true, discriminator: true, strict: false });
 const validateSchema = ajv.compile(schema);
 
-/** Parses flow text, YAML or JSON (YAML is a superset of JSON). A syntax error names its line and column. */
+/**
+ * Parses flow text, YAML or JSON (YAML is a superset of JSON), into plain JSON data: any syntax error, an
+ * unresolved alias or an alias that makes the document circular is a definition error naming its place.
+ */
 export function parseFlowText(text: string, source = "flow"): unknown {
+  let value: unknown;
   try {
-    return parseYaml(text, { prettyErrors: true, maxAliasCount: 50, logLevel: "error" }) as unknown;
+    value = parseYaml(text, { prettyErrors: true, maxAliasCount: 50, logLevel: "error" }) as unknown;
   } catch (error) {
-    if (error instanceof YAMLParseError) {
-      const at = error.linePos?.[0];
-      const where = at ? `line ${at.line}, column ${at.col}` : "";
-      throw new FlowDefinitionError(`${source} is not valid YAML or JSON`, [
-        { path: where, message: error.message.split("\n")[0] ?? "syntax error" },
-      ]);
-    }
-    throw error;
+    const at = error instanceof YAMLParseError ? error.linePos?.[0] : undefined;
+    const where = at ? `line ${at.line}, column ${at.col}` : "";
+    const message = (error as Error).message.split("\n")[0] || "syntax error";
+    throw new FlowDefinitionError(`${source} is not valid YAML or JSON`, [{ path: where, message }]);
+  }
+  return plainData(value, source);
+}
+
+/** A JSON copy of parsed YAML: no cycles (`&a [*a]`), no shared nodes, no binary or other tagged types. */
+function plainData(value: unknown, source: string): unknown {
+  try {
+    return value === undefined ? undefined : (JSON.parse(JSON.stringify(value)) as unknown);
+  } catch {
+    throw new FlowDefinitionError(`${source} is not valid YAML or JSON`, [
+      { path: "", message: "an alias makes the document circular" },
+    ]);
   }
 }
 

@@ -7,15 +7,26 @@ const PATH = /^[^[\]/]+(?:\[\d+\])*(?:\/[^[\]/]+(?:\[\d+\])*)*$/;
 
 type Key = string | number;
 
+/** Whether `path` is a pipeline path. `__proto__` is never a field name (it would reach the prototype). */
 export function isPath(path: string): boolean {
-  return PATH.test(path);
+  return PATH.test(path) && !path.split("/").some((segment) => segment.split("[")[0] === "__proto__");
+}
+
+/**
+ * Sets an own data property, even for the key `__proto__` (which `object[key] = value` would turn into a
+ * change of the object's prototype): data from JSON (`{"__proto__": …}`) stays data.
+ */
+export function defineField(object: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__")
+    Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
+  else object[key] = value;
 }
 
 function keys(path: string): Key[] {
   const out: Key[] = [];
   for (const segment of path.split("/")) {
     const match = SEGMENT.exec(segment);
-    if (!match) throw new TypeError(`"${path}" is not a pipeline path`);
+    if (!match || match[1] === "__proto__") throw new TypeError(`"${path}" is not a pipeline path`);
     out.push(match[1]!);
     for (const index of match[2]!.matchAll(/\[(\d+)\]/g)) out.push(Number(index[1]));
   }
@@ -39,7 +50,7 @@ function child(container: Container, key: Key): unknown {
 
 function put(container: Container, key: Key, value: unknown): void {
   if (Array.isArray(container) && typeof key === "number") container[key] = value;
-  else if (!Array.isArray(container) && typeof key === "string") container[key] = value;
+  else if (!Array.isArray(container) && typeof key === "string") defineField(container, key, value);
 }
 
 /**
@@ -83,7 +94,7 @@ export function deepCopy<T>(value: T): T {
   if (Array.isArray(value)) return value.map((v: unknown) => deepCopy(v)) as T;
   if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = deepCopy(v);
+    for (const [k, v] of Object.entries(value)) defineField(out, k, deepCopy(v));
     return out as T;
   }
   return value;
@@ -97,5 +108,5 @@ export function clonePipeline(pipeline: Pipeline): Pipeline {
 /** Replaces the content of `target` with that of `source`, keeping the object identity. */
 export function restorePipeline(target: Pipeline, source: Pipeline): void {
   for (const key of Object.keys(target)) delete target[key];
-  Object.assign(target, source);
+  for (const [key, value] of Object.entries(source)) defineField(target, key, value);
 }

@@ -2,14 +2,18 @@ import type { Pipeline } from "../../services/types.js";
 import type { Problem, StepKind } from "../engine.js";
 import { compileExpression, type Expression } from "../expression.js";
 import { getPath, isPath } from "../paths.js";
+import { MAX_MATCHED, unsafePattern } from "../regex.js";
 import type { BranchCase, BranchStep } from "../types.js";
 
 const compiled = new WeakMap<BranchCase, Expression | RegExp>();
 
-/** `/pattern/` labels match as regular expressions, as in IS. */
+/** `/pattern/` labels match as regular expressions, as in IS (patterns that may backtrack are refused). */
 function regexLabel(label: string): RegExp | undefined {
   const m = /^\/(.*)\/$/s.exec(label);
-  return m ? new RegExp(m[1]!) : undefined;
+  if (!m) return undefined;
+  const unsafe = unsafePattern(m[1]!);
+  if (unsafe) throw new SyntaxError(`the pattern is refused: ${unsafe}`);
+  return new RegExp(m[1]!);
 }
 
 function matcher(step: BranchStep, branch: BranchCase): Expression | RegExp | undefined {
@@ -27,7 +31,8 @@ function matches(step: BranchStep, branch: BranchCase, pipeline: Pipeline, value
   if (branch.label === "$null") return value === undefined || value === null;
   if (value === undefined || value === null || branch.label === "$default") return false;
   const text = typeof value === "object" ? JSON.stringify(value) : String(value);
-  return test instanceof RegExp ? test.test(text) : text === branch.label;
+  if (!(test instanceof RegExp)) return text === branch.label;
+  return text.length <= MAX_MATCHED && test.test(text);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { isServiceName } from "../../services/types.js";
 import type { StepKind } from "../engine.js";
 import { applyMap } from "../mapping.js";
-import { clonePipeline } from "../paths.js";
+import { clonePipeline, defineField } from "../paths.js";
 import type { InvokeStep } from "../types.js";
 import { checkMap } from "./map.js";
 
@@ -29,7 +29,7 @@ export const invokeStep: StepKind<InvokeStep> = {
     const input = clonePipeline(pipeline);
     applyMap(input, step.input, context.globals);
     const output = await context.service.invoke(step.service, input);
-    Object.assign(pipeline, output);
+    for (const [key, value] of Object.entries(output)) defineField(pipeline, key, value);
     applyMap(pipeline, step.output, context.globals);
   },
 };
