@@ -1,10 +1,12 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ConduitError, ConfigurationError } from "../kernel/errors.js";
+import type { SecretValues } from "../services/masking.js";
 import type { Pipeline, ServiceContext } from "../services/types.js";
 import { ExitFailure, ExitSignal, FlowError } from "./errors.js";
 import type { GlobalLookup } from "./mapping.js";
 import { deepCopy } from "./paths.js";
+import { redactError, redactText } from "./redact.js";
 import type { FlowDefinition, Step } from "./types.js";
 
 /** A problem found in a definition, with the JSON pointer of the offending part of the file. */
@@ -33,7 +35,10 @@ export class StepFailure extends Error {
 
   /** Whether TRY, SEQUENCE and REPEAT may handle it: limits are never caught, so runaways end. */
   get catchable(): boolean {
-    return !(this.reason instanceof FlowLimitError);
+    let reason = this.reason;
+    while (reason instanceof StepFailure || reason instanceof FlowError)
+      reason = reason instanceof StepFailure ? reason.reason : reason.cause;
+    return !(reason instanceof FlowLimitError);
   }
 }
 
@@ -53,8 +58,16 @@ export interface CaughtFailure {
   service?: string;
 }
 
+/** Steps run so far by a top-level flow and every flow it calls, directly or not. */
+interface Budget {
+  used: number;
+  readonly limit: number;
+}
+
 interface Frame {
   lastFailure: CaughtFailure | undefined;
+  /** Shared with the flows this one calls, so recursion that fans out cannot multiply the limit. */
+  budget: Budget;
 }
 
 const frames = new AsyncLocalStorage<Frame>();
@@ -76,6 +89,8 @@ export interface StepContext {
   runSteps(steps: Step[], pipeline: Pipeline, pointer: string): Promise<void>;
   /** Records the failure a CATCH handles, for pub.flow:getLastFailureCaught. */
   caught(failure: StepFailure): void;
+  /** Counts one unit of work against the step limit (a REPEAT pass); throws FlowLimitError past it. */
+  charge(): void;
   sleep(ms: number): Promise<void>;
 }
 
@@ -115,6 +130,8 @@ export interface EngineOptions {
   /** Steps one invocation of a flow may run (loops and repeats count each pass). */
   maxSteps: number;
   globals: GlobalLookup;
+  /** Secret values to mask in failure messages (secret global variables). */
+  secrets?: SecretValues;
 }
 
 export const DEFAULT_MAX_STEPS = 100_000;
@@ -153,7 +170,15 @@ export class FlowEngine {
     const pipeline = deepCopy(input);
     const limit = Math.min(flow.maxSteps ?? this.options.maxSteps, this.options.maxSteps);
     let count = 0;
-    const frame: Frame = { lastFailure: undefined };
+    const secrets = this.options.secrets ?? (() => []);
+    const budget = frames.getStore()?.budget ?? { used: 0, limit };
+    const frame: Frame = { lastFailure: undefined, budget };
+    const charge = () => {
+      count += 1;
+      budget.used += 1;
+      if (count > limit) throw new FlowLimitError(limit);
+      if (budget.used > budget.limit) throw new FlowLimitError(budget.limit);
+    };
     const context: Omit<StepContext, "pointer"> = {
       flow,
       service,
@@ -163,14 +188,18 @@ export class FlowEngine {
         for (const [index, step] of steps.entries()) await runStep(step, p, `${at}/${index}`);
       },
       caught: (failure) => {
-        frame.lastFailure = describeFailure(failure);
+        frame.lastFailure = describeFailure(failure, secrets);
       },
+      charge,
       sleep: (ms) => sleep(ms),
     };
     const runStep = async (step: Step, p: Pipeline, pointer: string): Promise<void> => {
       if (step.disabled) return;
-      count += 1;
-      if (count > limit) throw new StepFailure(pointer, this.describe(step), new FlowLimitError(limit));
+      try {
+        charge();
+      } catch (error) {
+        throw new StepFailure(pointer, this.describe(step), error);
+      }
       const kind = this.kinds.get(step.type);
       if (!kind) throw new StepFailure(pointer, step.type, new Error(`unknown step type "${step.type}"`));
       try {
@@ -190,20 +219,26 @@ export class FlowEngine {
       try {
         await context.runSteps(flow.steps, pipeline, "/steps");
       } catch (error) {
-        if (error instanceof ExitSignal) {
-          if (error.signal === "failure") throw new FlowError(flow.name, `${error.at} (exit)`, error.message);
-        } else if (error instanceof StepFailure) {
-          throw new FlowError(
-            flow.name,
-            `${error.pointer} (${error.description})`,
-            error.message,
-            error.reason,
-          );
-        } else throw error;
+        const failure = flowFailure(flow, error, secrets);
+        if (failure !== undefined) throw failure;
       }
       return pipeline;
     });
   }
+}
+
+/**
+ * The error a flow fails with (or undefined for an EXIT from the flow with success, which is none), its
+ * messages and those of its causes with secret values masked.
+ */
+function flowFailure(flow: FlowDefinition, error: unknown, secrets: SecretValues): unknown {
+  if (error instanceof ExitSignal) {
+    if (error.signal === "success") return undefined;
+    return new FlowError(flow.name, `${error.at} (exit)`, redactText(error.message, secrets));
+  }
+  if (!(error instanceof StepFailure)) return error;
+  redactError(error, secrets);
+  return new FlowError(flow.name, `${error.pointer} (${error.description})`, error.message, error.reason);
 }
 
 /** Whether a step is the target of an EXIT passing through it. */
@@ -214,14 +249,14 @@ function exits(step: Step, signal: ExitSignal): boolean {
   return step.label === signal.from;
 }
 
-function describeFailure(failure: StepFailure): CaughtFailure {
+function describeFailure(failure: StepFailure, secrets: SecretValues): CaughtFailure {
   let reason: unknown = failure.reason;
   const service = reason instanceof FlowError ? reason.flow : undefined;
   while (reason instanceof StepFailure) reason = reason.reason;
   const name = reason instanceof ConduitError ? reason.code : reason instanceof Error ? reason.name : "Error";
   return {
     name,
-    message: failure.message,
+    message: redactText(failure.message, secrets),
     step: `${failure.pointer} (${failure.description})`,
     ...(service ? { service } : {}),
   };

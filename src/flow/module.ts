@@ -57,7 +57,11 @@ export async function installFlows(conduit: Conduit): Promise<void> {
         );
   });
 
-  const engine = new FlowEngine(builtinSteps(), { maxSteps: DEFAULT_MAX_STEPS, globals: variables.lookup });
+  const engine = new FlowEngine(builtinSteps(), {
+    maxSteps: DEFAULT_MAX_STEPS,
+    globals: variables.lookup,
+    secrets: () => conduit.secretValues,
+  });
   const packages = new PackageManager({
     dir: conduit.config.packagesDir,
     registry: conduit.registry,

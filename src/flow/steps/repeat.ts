@@ -17,6 +17,7 @@ export const repeatStep: StepKind<RepeatStep> = {
     const at = `${context.pointer}/steps`;
     const waitMs = Math.round((step.interval ?? 0) * 1000);
     for (let pass = 0; step.count < 0 || pass <= step.count; pass += 1) {
+      if (pass > 0) context.charge();
       if (pass > 0 && waitMs > 0) await context.sleep(waitMs);
       const snapshot = clonePipeline(pipeline);
       try {

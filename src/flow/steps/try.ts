@@ -1,10 +1,12 @@
 import { StepFailure, type StepKind } from "../engine.js";
+import { ExitFailure, ExitSignal } from "../errors.js";
 import type { Step, TryStep } from "../types.js";
 
 /**
  * TRY / CATCH / FINALLY: runs `steps`; if one fails, runs `catch` (where pub.flow:getLastFailureCaught
  * reports the failure); without a `catch`, the failure stays. `finally` runs in every case, and its own
- * failure wins. An EXIT passing through still runs `finally`.
+ * failure wins. An EXIT passing through still runs `finally`. An EXIT with failure from the TRY block to
+ * its parent (the TRY) is a failure the CATCH handles, as in IS, where raising one is that idiom.
  */
 export const tryStep: StepKind<TryStep> = {
   type: "try",
@@ -18,7 +20,7 @@ export const tryStep: StepKind<TryStep> = {
   async execute(step, pipeline, context) {
     try {
       try {
-        await context.runSteps(step.steps, pipeline, `${context.pointer}/steps`);
+        await context.runSteps(step.steps, pipeline, `${context.pointer}/steps`).catch(failingExit(step));
       } catch (error) {
         if (!(error instanceof StepFailure) || !error.catchable || !step.catch) throw error;
         context.caught(error);
@@ -29,3 +31,15 @@ export const tryStep: StepKind<TryStep> = {
     }
   },
 };
+
+/** Turns an EXIT failure that targets this TRY (`$parent` or its label) into a failure of its block. */
+function failingExit(step: TryStep): (error: unknown) => never {
+  return (error) => {
+    const targeted =
+      error instanceof ExitSignal &&
+      error.signal === "failure" &&
+      (error.from === "$parent" || (step.label !== undefined && error.from === step.label));
+    if (!targeted) throw error;
+    throw new StepFailure(error.at, "exit", new ExitFailure(error.message, error.at));
+  };
+}
