@@ -9,7 +9,25 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_TIMEOUT_MS = 300_000;
 /** Largest response body read into the pipeline. */
 const MAX_BODY = 32 * 1024 * 1024;
+/** RFC 9110 §5.1: a field name is a token. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** RFC 9110 §5.5: a field value is visible characters, spaces and tabs (obs-text included); no CR, LF, NUL. */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/**
+ * Fields the client manages itself: connection-specific ones (RFC 9110 §7.6.1, RFC 9112 §6.1) and the
+ * framing of the body (RFC 9110 §8.6), which the data given decides.
+ */
+const MANAGED_FIELDS = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "content-length",
+  "expect",
+]);
 
 /** A transport failure: no connection, a timeout, a reset. A flow failure, answered 503 at the top. */
 export class HttpTransportError extends ConduitError {
@@ -91,16 +109,28 @@ function bodyOf(method: string, data: unknown): Body {
   return { query: "", body: undefined, form: false };
 }
 
+/** A header value as given, refused (400, never sent) unless it is a valid field value: no header injection. */
+function fieldValue(field: string, value: unknown, label = field): string {
+  const text = scalar(value);
+  if (!FIELD_VALUE.test(text))
+    throw new BadRequestError(
+      "invalid_input",
+      `${label} must be one line of visible characters (RFC 9110 §5.5)`,
+      { field },
+    );
+  return text;
+}
+
 function headersOf(input: Record<string, unknown>, form: boolean): Record<string, string> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   const given = input.headers;
   if (given !== undefined && given !== null) {
     if (typeof given !== "object" || Array.isArray(given)) throw invalid("headers", "must be a document");
     for (const [name, value] of Object.entries(given)) {
-      if (!TOKEN.test(name)) throw invalid("headers", `has an invalid header name "${name}"`);
-      const text = scalar(value);
-      if (/[\r\n\0]/.test(text)) throw invalid("headers", `${name} must not contain line breaks`);
-      headers[name.toLowerCase()] = text;
+      if (!TOKEN.test(name)) throw invalid("headers", "has an invalid header name (RFC 9110 §5.1)");
+      const lower = name.toLowerCase();
+      if (MANAGED_FIELDS.has(lower)) throw invalid("headers", `may not set ${lower}: the client manages it`);
+      headers[lower] = fieldValue("headers", value, `header ${lower}`);
     }
   }
   if (form && !headers["content-type"]) headers["content-type"] = "application/x-www-form-urlencoded";
@@ -108,12 +138,13 @@ function headersOf(input: Record<string, unknown>, form: boolean): Record<string
   if (auth !== undefined && auth !== null) {
     if (typeof auth !== "object") throw invalid("auth", "must be a document");
     const type = String(auth.type ?? "basic").toLowerCase();
-    if (type === "basic")
+    if (type === "basic") {
+      // RFC 7617 §2: the user-id cannot contain a colon.
+      if (scalar(auth.user).includes(":")) throw invalid("auth/user", "must not contain a colon");
       headers.authorization = `Basic ${Buffer.from(`${scalar(auth.user)}:${scalar(auth.pass)}`).toString("base64")}`;
-    else if (type === "bearer") {
-      const token = scalar(auth.token);
-      if (!token || /[\r\n\0]/.test(token))
-        throw invalid("auth/token", "is required for bearer and must be one line");
+    } else if (type === "bearer") {
+      const token = fieldValue("auth/token", auth.token);
+      if (!token) throw invalid("auth/token", "is required for bearer");
       headers.authorization = `Bearer ${token}`;
     } else throw invalid("auth/type", "must be basic or bearer");
   }
