@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
+import { lstat, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, sep } from "node:path";
 import { stringify as toYaml } from "yaml";
 import { ConfigurationError, ConduitError } from "../kernel/errors.js";
 import type { Logger } from "../kernel/logger.js";
@@ -110,7 +110,9 @@ export class PackageManager {
   /** Loads every package, dependencies first. */
   loadAll(): Promise<void> {
     return this.exclusive(async () => {
-      await mkdir(this.deps.dir, { recursive: true });
+      await mkdir(this.deps.dir, { recursive: true }).catch((err: unknown) =>
+        this.deps.log.warn({ event: "packages_dir_unavailable", err }, "cannot create the packages folder"),
+      );
       const names = await this.packageFolders();
       for (const name of await this.order(names)) await this.load(name);
     });
@@ -137,7 +139,8 @@ export class PackageManager {
         steps: flow.steps,
       };
       const text = file.endsWith(".json") ? `${JSON.stringify(document, null, 2)}\n` : toYaml(document);
-      await mkdir(join(absolute, ".."), { recursive: true });
+      await this.insidePackage(packageName, absolute);
+      await mkdir(dirname(absolute), { recursive: true });
       await writeAtomically(absolute, text);
       const state = await this.load(packageName);
       if (!state?.loaded || state.errors.length > 0 || !this.flows.has(flow.name)) {
@@ -159,10 +162,12 @@ export class PackageManager {
       const entry = this.flows.get(name);
       if (!entry) return;
       const absolute = join(this.deps.dir, entry.package, entry.file);
-      const previous = await readFile(absolute, "utf8");
+      await this.insidePackage(entry.package, absolute);
+      // Gone already (removed on disk, the watcher not yet run): the reload below unloads it.
+      const previous = await readFile(absolute, "utf8").catch(() => undefined);
       await rm(absolute, { force: true });
       const state = await this.load(entry.package);
-      if (state && state.errors.length > 0) {
+      if (state && state.errors.length > 0 && previous !== undefined) {
         await writeAtomically(absolute, previous);
         await this.load(entry.package);
         throw new PackageLoadError(
@@ -211,6 +216,26 @@ export class PackageManager {
     await this.queue;
   }
 
+  /**
+   * Refuses to write through a symbolic link that leads out of the package folder (a `flows` folder that
+   * links elsewhere): admin writes stay inside CONDUIT_PACKAGES_DIR/<package>.
+   */
+  private async insidePackage(packageName: string, file: string): Promise<void> {
+    const root = await realpath(join(this.deps.dir, packageName));
+    let existing = dirname(file);
+    while (
+      !(await lstat(existing).then(
+        () => true,
+        () => false,
+      ))
+    )
+      existing = dirname(existing);
+    const real = await realpath(existing).catch(() => undefined);
+    const inside = real === undefined ? ".." : relative(root, real);
+    if (inside.startsWith("..") || isAbsolute(inside))
+      throw new PackageLoadError(`the flow file would be written outside package ${packageName}`, []);
+  }
+
   private async packageFolders(): Promise<string[]> {
     const entries = await readdir(this.deps.dir, { withFileTypes: true }).catch(() => []);
     return entries
@@ -248,7 +273,8 @@ export class PackageManager {
 
   private async load(name: string): Promise<PackageState | undefined> {
     const folder = join(this.deps.dir, name);
-    const exists = await stat(folder).then(
+    // lstat, as at start (readdir's entries): a symbolic link is not a package folder.
+    const exists = await lstat(folder).then(
       (s) => s.isDirectory(),
       () => false,
     );
@@ -258,7 +284,11 @@ export class PackageManager {
     }
     const now = this.deps.now();
     const previous = this.states.get(name);
-    const { built, problems } = await this.build(name);
+    const { built, problems } = await this.build(name).catch((error: unknown) => ({
+      // The folder changed while it was read (a file deleted or half-written): the next event retries.
+      built: undefined,
+      problems: [{ file: "", message: `cannot read the package: ${(error as Error).message}` }],
+    }));
     if (built && problems.length === 0) {
       try {
         this.deps.registry.replaceOwner(name, built.services);
