@@ -80,26 +80,19 @@ export function compileExpression(text: string): Expression {
     }
     return comparison();
   };
-  const and = (): Expression => {
-    let left = not();
-    while (isOp("&&")) {
+  /** A left-associative chain of `operand (op operand)*`, short-circuiting like JavaScript. */
+  const chain = (op: "&&" | "||", operand: () => Expression) => (): Expression => {
+    let left = operand();
+    while (isOp(op)) {
       position += 1;
       const l = left;
-      const r = not();
-      left = (p) => truthy(l(p)) && truthy(r(p));
+      const r = operand();
+      left = op === "&&" ? (p) => truthy(l(p)) && truthy(r(p)) : (p) => truthy(l(p)) || truthy(r(p));
     }
     return left;
   };
-  const or = (): Expression => {
-    let left = and();
-    while (isOp("||")) {
-      position += 1;
-      const l = left;
-      const r = and();
-      left = (p) => truthy(l(p)) || truthy(r(p));
-    }
-    return left;
-  };
+  const and = chain("&&", not);
+  const or: () => Expression = chain("||", and);
 
   if (tokens.length === 0) throw new SyntaxError("the expression is empty");
   const expression = or();
