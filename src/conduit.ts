@@ -16,6 +16,7 @@ import { LoginThrottle } from "./security/throttle.js";
 import { builtinServices } from "./services/builtins/index.js";
 import { ServiceRegistry } from "./services/registry.js";
 import { ServiceRuntime } from "./services/runtime.js";
+import { maskPipeline } from "./services/masking.js";
 import { installFlows } from "./flow/module.js";
 import { installOAuth } from "./oauth/module.js";
 import { installExternalServers } from "./resource/external/module.js";
@@ -141,7 +142,13 @@ export async function createConduit(config: Config, options: CreateOptions = {})
   const secretValues = new Set<string>();
   const registry = new ServiceRegistry();
   registry.replaceOwner("builtin", builtinServices({ secrets: () => secretValues }));
-  const runtime = new ServiceRuntime(registry, access, log, () => auth.missingCredentials());
+  const runtime = new ServiceRuntime(
+    registry,
+    access,
+    log,
+    () => auth.missingCredentials(),
+    (text) => maskPipeline(text, () => secretValues) as string,
+  );
 
   const conduit: Conduit = {
     config,

@@ -26,6 +26,8 @@ export class ServiceRuntime {
     private readonly log: Logger,
     /** Thrown for an anonymous caller that an ACL refuses: the 401 with the server's challenges. */
     private readonly anonymousRefusal: () => ConduitError,
+    /** Masks secret values (secret global variables) in failure messages and in what is logged. */
+    private readonly mask: (text: string) => string = (text) => text,
   ) {}
 
   /** A top-level invocation (over HTTP or from the CLI): the ACL is checked. */
@@ -67,9 +69,10 @@ export class ServiceRuntime {
       return await service.run(checked, ctx);
     } catch (error) {
       if (error instanceof ConduitError) throw error;
-      log.error({ event: "service_failed", service: name, err: error }, "service failed");
-      const message = error instanceof Error ? error.message : String(error);
-      throw new ServiceFailureError(`${name} failed: ${message}`, error);
+      const message = this.mask(error instanceof Error ? error.message : String(error));
+      const stack = error instanceof Error && error.stack ? this.mask(error.stack) : undefined;
+      log.error({ event: "service_failed", service: name, err: { message, stack } }, "service failed");
+      throw new ServiceFailureError(`${name} failed: ${message}`);
     }
   }
 }

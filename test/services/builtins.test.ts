@@ -266,3 +266,42 @@ describe("ServiceRegistry", () => {
     expect(registry.hasNode("my.g")).toBe(false);
   });
 });
+
+describe("failures and secrets", () => {
+  it("a service failure masks secret values in its message and in the log", async () => {
+    const { ServiceRuntime } = await import("../../src/services/runtime.js");
+    const { maskPipeline } = await import("../../src/services/masking.js");
+    const registry = new ServiceRegistry();
+    registry.register({
+      name: "test.fail:leak",
+      signature: { input: [], output: [] },
+      run: () => {
+        throw new Error("connect to https://user:s3cr3t-value@host failed");
+      },
+    });
+    const access = { check: async () => ({ acl: "Default", allowed: true }) } as never;
+    const runtime = new ServiceRuntime(
+      registry,
+      access,
+      log,
+      () => new BadRequestError("x", "y"),
+      (t) => maskPipeline(t, () => secrets) as string,
+    );
+    lines.length = 0;
+    const error = await runtime
+      .invoke("test.fail:leak", {}, { principal: null, transport: { protocol: "internal" } })
+      .catch((e: unknown) => e as Error);
+    expect((error as Error).message).toBe(
+      "test.fail:leak failed: connect to https://user:********@host failed",
+    );
+    expect(JSON.stringify(lines)).not.toContain("s3cr3t-value");
+    expect(lines.some((l) => l.event === "service_failed")).toBe(true);
+  });
+
+  it("jsonStringToDocument does not quote its input in the error", async () => {
+    const error = await failure(
+      call("pub.json:jsonStringToDocument", { jsonString: '{"password": s3cr3t-value' }),
+    );
+    expect(error.message).not.toContain("s3cr3t");
+  });
+});

@@ -13,14 +13,9 @@ export const jsonServices: ServiceDefinition[] = [
     run: ({ jsonString }) => {
       try {
         return { document: JSON.parse(jsonString as string) as unknown };
-      } catch (error) {
-        throw new BadRequestError(
-          "invalid_json",
-          `jsonString is not valid JSON: ${(error as Error).message}`,
-          {
-            field: "jsonString",
-          },
-        );
+      } catch {
+        // The parser's message quotes the input, which may hold secrets: say only what is wrong.
+        throw new BadRequestError("invalid_json", "jsonString is not valid JSON", { field: "jsonString" });
       }
     },
   }),
