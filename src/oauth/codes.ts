@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from "kysely";
 import type { Database } from "../storage/schema.js";
 import type { OAuthCodesTable } from "./schema.js";
+import { toRow, type TokenRecord } from "./tokens.js";
 
 export interface CodeRecord {
   /** SHA-256 of the code; the code itself is never stored. */
@@ -23,6 +24,12 @@ export interface CodeRepository {
   get(digest: string): Promise<CodeRecord | undefined>;
   /** Consumes a code atomically: true for exactly one caller (RFC 6749 §4.1.2 "MUST NOT be used more than once"). */
   consume(digest: string, now: number): Promise<boolean>;
+  /**
+   * Consumes a code and stores the tokens issued from it in one transaction: true for exactly one caller.
+   * A replay that loses the race can therefore only run after the tokens are stored, and its revocation of
+   * the grant reaches them (RFC 6749 §4.1.2 "SHOULD revoke … all tokens previously issued").
+   */
+  redeem(digest: string, now: number, tokens: TokenRecord[]): Promise<boolean>;
   deleteExpired(now: number): Promise<number>;
 }
 
@@ -57,14 +64,22 @@ export class KyselyCodeRepository implements CodeRepository {
     return row ? toRecord(row) : undefined;
   }
 
-  async consume(digest: string, now: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable("oauth_codes")
-      .set({ consumed_at: now })
-      .where("digest", "=", digest)
-      .where("consumed_at", "is", null)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+  consume(digest: string, now: number): Promise<boolean> {
+    return this.redeem(digest, now, []);
+  }
+
+  redeem(digest: string, now: number, tokens: TokenRecord[]): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable("oauth_codes")
+        .set({ consumed_at: now })
+        .where("digest", "=", digest)
+        .where("consumed_at", "is", null)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) return false;
+      if (tokens.length > 0) await trx.insertInto("oauth_tokens").values(tokens.map(toRow)).execute();
+      return true;
+    });
   }
 
   /**

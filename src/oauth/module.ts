@@ -12,6 +12,7 @@ import { isAdministrator } from "../security/principal.js";
 import { defineService } from "../services/types.js";
 import type { OAuthServer } from "./context.js";
 import { createOAuthServer } from "./server.js";
+import { revokeTokensOfDeletedUsers } from "./owners.js";
 import { startSweep } from "./sweep.js";
 import { LocalTokenVerifier } from "./verifier.js";
 
@@ -80,6 +81,7 @@ export async function installOAuth(conduit: Conduit): Promise<void> {
     }),
     "oauth",
   );
+  revokeTokensOfDeletedUsers(server);
   conduit.onClose(startSweep(server));
 }
 

@@ -31,6 +31,16 @@ export interface IssueRequest {
  * in with one statement.
  */
 export async function issueTokens(server: OAuthServer, request: IssueRequest): Promise<TokenResponse> {
+  const { records, response } = mintTokens(server, request);
+  await server.tokens.insert(records);
+  return response;
+}
+
+/** The rows and the §5.1 response of one issuance, not yet stored (a code redemption stores them itself). */
+export function mintTokens(
+  server: OAuthServer,
+  request: IssueRequest,
+): { records: TokenRecord[]; response: TokenResponse } {
   const now = server.clock.now();
   const lifetime = request.client.accessTokenLifetime ?? request.settings.accessTokenLifetime;
   const accessToken = randomToken(32);
@@ -50,14 +60,14 @@ export async function issueTokens(server: OAuthServer, request: IssueRequest): P
       ),
     );
   }
-  await server.tokens.insert(records);
-  return {
+  const response: TokenResponse = {
     access_token: accessToken,
     token_type: "Bearer",
     ...(lifetime > 0 ? { expires_in: lifetime } : {}),
     ...(refreshToken ? { refresh_token: refreshToken } : {}),
     scope: request.scopes.join(" "),
   };
+  return { records, response };
 }
 
 function record(

@@ -108,6 +108,10 @@ export class TokenStore implements TokenRepository {
     return this.changed(await this.inner.revokeGrant(grantId, now));
   }
 
+  async revokeUser(username: string, now: number): Promise<number> {
+    return this.changed(await this.inner.revokeUser(username, now));
+  }
+
   async markRotated(id: string, now: number): Promise<boolean> {
     return this.changed(await this.inner.markRotated(id, now));
   }

@@ -46,6 +46,8 @@ export interface TokenRepository {
    * was already rotated or revoked.
    */
   markRotated(id: string, now: number): Promise<boolean>;
+  /** Revokes every token of a resource owner (a deleted user); answers how many were revoked now. */
+  revokeUser(username: string, now: number): Promise<number>;
   /** Deletes tokens expired before `now`; answers how many. */
   deleteExpired(now: number): Promise<number>;
 }
@@ -112,6 +114,16 @@ export class KyselyTokenRepository implements TokenRepository {
     return Number(result.numUpdatedRows);
   }
 
+  async revokeUser(username: string, now: number): Promise<number> {
+    const result = await this.db
+      .updateTable("oauth_tokens")
+      .set({ revoked_at: now })
+      .where("username", "=", username)
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   async markRotated(id: string, now: number): Promise<boolean> {
     const result = await this.db
       .updateTable("oauth_tokens")
@@ -152,7 +164,7 @@ function toRecord(row: Selectable<OAuthTokensTable>): TokenRecord {
   };
 }
 
-function toRow(token: TokenRecord): OAuthTokensTable {
+export function toRow(token: TokenRecord): OAuthTokensTable {
   return {
     id: token.id,
     digest: token.digest,

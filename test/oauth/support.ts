@@ -116,7 +116,7 @@ export async function browse(url: URL, options: BrowserOptions = {}): Promise<UR
   expect(first.status).toBe(200);
   expect(first.headers.get("x-frame-options")).toBe("DENY");
   expect(first.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
-  const cookie = cookieOf(first);
+  let cookie = cookieOf(first);
   let page = await first.text();
   const action = new URL(/<form method="post" action="([^"]*)"/.exec(page)![1]!, url);
   if (!options.basicAuth) {
@@ -133,6 +133,10 @@ export async function browse(url: URL, options: BrowserOptions = {}): Promise<UR
       }),
     });
     expect(login.status).toBe(200);
+    // A sign-in always sets a new cookie (no session fixation); the approval must carry it.
+    const rotated = cookieOf(login);
+    expect(rotated).not.toBe(cookie);
+    cookie = rotated;
     page = await login.text();
   }
   expect(page).toContain("Access Approval");

@@ -1,7 +1,7 @@
 import type { ClientRecord } from "../clients.js";
 import type { OAuthServer } from "../context.js";
 import { OAuthError, invalidRequest, unauthorizedClient } from "../errors.js";
-import { MAX_PARAM_LENGTH } from "../params.js";
+import { param as one } from "../params.js";
 import { checkChallenge } from "../pkce.js";
 import type { Params } from "../request.js";
 import { grantableScopes, parseScope } from "../scope-request.js";
@@ -33,14 +33,6 @@ export class RedirectableError extends OAuthError {
   ) {
     super(cause.error, cause.message);
   }
-}
-
-function one(params: Params, name: string): string | undefined {
-  const value = params[name];
-  if (value === undefined) return undefined;
-  if (Array.isArray(value)) throw invalidRequest(`${name} must not be repeated`);
-  if (value.length > MAX_PARAM_LENGTH) throw invalidRequest(`${name} is too long`);
-  return value === "" ? undefined : value;
 }
 
 const untrusted = (error: unknown): never => {
@@ -107,6 +99,10 @@ async function validateRest(
   if (responseType === undefined) throw invalidRequest("response_type is required");
   if (responseType !== "code")
     throw new OAuthError("unsupported_response_type", "only response_type=code is supported");
+  // Responses go in the query (§4.1.2); other modes (fragment, form_post, JARM) are not offered, so the
+  // error still goes in the query, as OAuth 2.0 Multiple Response Type Encoding Practices §2.1 defaults.
+  const mode = one(params, "response_mode");
+  if (mode !== undefined && mode !== "query") throw invalidRequest("response_mode must be query");
   if (!client.grantTypes.includes("authorization_code"))
     throw unauthorizedClient("the client may not use the authorization_code grant");
   const scopes = await grantableScopes(parseScope(one(params, "scope")), client, server.scopes);
@@ -117,7 +113,21 @@ async function validateRest(
     // RFC 9700 §2.1.1: PKCE is required of public clients, and of all when requirePkce is on.
     if (client.type === "public" || settings.requirePkce)
       throw invalidRequest("code_challenge is required (PKCE with S256)");
+    refuseSilentPrompt(params);
     return { scopes, codeChallenge: undefined };
   }
-  return { scopes, codeChallenge: checkChallenge(challenge, method) };
+  const codeChallenge = checkChallenge(challenge, method);
+  refuseSilentPrompt(params);
+  return { scopes, codeChallenge };
+}
+
+/**
+ * `prompt=none` (OpenID Connect Core §3.1.2.1, honoured by OAuth clients too) asks for an answer without
+ * any page. This server keeps no sign-in session and never remembers an approval, so it can never comply:
+ * login_required (§3.1.2.6), redirected. `login` and `consent` are what every request gets anyway.
+ */
+function refuseSilentPrompt(params: Params): void {
+  const prompt = one(params, "prompt");
+  if (prompt?.split(" ").includes("none"))
+    throw new OAuthError("login_required", "prompt=none: the resource owner must sign in and approve");
 }

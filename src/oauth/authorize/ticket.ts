@@ -66,6 +66,14 @@ export function cookieNonce(
 ): { nonce: string; setCookie?: string } {
   const existing = readCookie(cookieHeader, COOKIE);
   if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return { nonce: existing };
+  return newCookieNonce(secure);
+}
+
+/**
+ * A fresh nonce and its Set-Cookie. Also minted at every sign-in, so a nonce planted in the browser before
+ * (session fixation, RFC 9700 §4.7, OWASP) never carries a signed-in ticket.
+ */
+export function newCookieNonce(secure: boolean): { nonce: string; setCookie: string } {
   const nonce = randomToken(32);
   const attributes = ["Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=3600", ...(secure ? ["Secure"] : [])];
   return { nonce, setCookie: `${COOKIE}=${nonce}; ${attributes.join("; ")}` };

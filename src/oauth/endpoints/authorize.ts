@@ -7,7 +7,7 @@ import type { OAuthServer } from "../context.js";
 import { OAuthError, invalidRequest, methodNotAllowed } from "../errors.js";
 import { postParams } from "../params.js";
 import { NO_STORE, type OAuthRequest, type OAuthResponse, type Params } from "../request.js";
-import { withParams } from "../redirect-uri.js";
+import { matchRedirectUri, withParams } from "../redirect-uri.js";
 import type { OAuthSettings } from "../settings.js";
 import { isSecure } from "../transport.js";
 import {
@@ -20,6 +20,7 @@ import {
   cookieNonce,
   csrfToken,
   csrfValid,
+  newCookieNonce,
   openTicket,
   signTicket,
   TICKET_LIFETIME_MS,
@@ -32,7 +33,8 @@ interface Step {
   settings: OAuthSettings;
   params: Params;
   nonce: string;
-  /** Set-Cookie for a browser that had no cookie yet. */
+  secure: boolean;
+  /** Set-Cookie for a browser that had no cookie yet, or a new one at sign-in. */
   cookieHeaders: Record<string, string>;
 }
 
@@ -63,6 +65,7 @@ export async function authorizationEndpoint(
     settings,
     params,
     nonce,
+    secure,
     cookieHeaders: setCookie ? { "set-cookie": setCookie } : {},
   };
   try {
@@ -110,7 +113,7 @@ async function startAuthorization(step: Step): Promise<OAuthResponse> {
           "www-authenticate": 'Basic realm="Conduit", charset="UTF-8"',
         },
       );
-    return approval(step, { ...ticket, username: principal.username }, authorization.client);
+    return approval(...signIn(step, ticket, principal.username), authorization.client);
   }
   return htmlResponse(200, loginPage(form(step, ticket, authorization.client)), step.cookieHeaders);
 }
@@ -127,17 +130,16 @@ async function continueAuthorization(step: Step): Promise<OAuthResponse> {
     );
   const client = await server.clients.get(ticket.clientId);
   if (!client?.enabled) throw invalidRequest("the client is no longer available");
+  // The URI was checked when the request came; the client may have dropped it since (RFC 9700 §4.1.3).
+  if (matchRedirectUri(client.redirectUris, ticket.redirectUri) === undefined)
+    throw invalidRequest("redirect_uri is no longer registered for this client");
   if (ticket.username === undefined) {
     const username = single(params, "username") ?? "";
     const password = single(params, "password") ?? "";
     const principal = await server.verifyUser(username, password, request.ip);
     if (!principal)
       return htmlResponse(200, loginPage(form(step, ticket, client), "Invalid username or password."));
-    return approval(
-      step,
-      { ...ticket, username: principal.username, expiresAt: server.clock.now() + TICKET_LIFETIME_MS },
-      client,
-    );
+    return approval(...signIn(step, ticket, principal.username), client);
   }
   const decision = single(params, "decision");
   if (decision === "deny")
@@ -151,6 +153,23 @@ async function continueAuthorization(step: Step): Promise<OAuthResponse> {
   const chosen = [params.scope ?? []].flat().filter((s) => ticket.scopes.includes(s));
   if (chosen.length === 0) return approval(step, ticket, client, "Keep at least one scope, or deny.");
   return issueCode(step, ticket, [...new Set(chosen)]);
+}
+
+/**
+ * The resource owner has signed in: a new cookie nonce (no fixated nonce survives the sign-in), the ticket
+ * bound to it with the username and a fresh lifetime.
+ */
+function signIn(step: Step, ticket: Ticket, username: string): [Step, Ticket] {
+  const { nonce, setCookie } = newCookieNonce(step.secure);
+  return [
+    { ...step, nonce, cookieHeaders: { "set-cookie": setCookie } },
+    {
+      ...ticket,
+      username,
+      binding: sha256(nonce),
+      expiresAt: step.server.clock.now() + TICKET_LIFETIME_MS,
+    },
+  ];
 }
 
 async function approval(

@@ -1,5 +1,7 @@
 import { sha256 } from "../../kernel/crypto.js";
 import { authenticateClient } from "../client-auth.js";
+import type { ClientRecord } from "../clients.js";
+import { ownerExists } from "../owners.js";
 import type { OAuthServer } from "../context.js";
 import { postParams, refuseRepeated, requiredParam } from "../params.js";
 import { json, type OAuthRequest, type OAuthResponse } from "../request.js";
@@ -13,6 +15,13 @@ const INACTIVE = { active: false } as const;
  * answers its claims (§2.2), anything else exactly {"active": false}, with `Cache-Control: no-store`.
  * token_type_hint is only a hint (§2.1): both kinds are looked up by one digest. Also
  * `/invoke/pub.oauth/introspectToken`.
+ *
+ * Who may see what (§4 leaves it to policy, "the authorization server MUST determine whether or not the
+ * token can be used at the protected resource making the introspection call"): every confidential client
+ * of this server may introspect access tokens, whichever client they were issued to, since resource servers
+ * are registered as clients and check the tokens other clients present (Okta answers the same way). Refresh
+ * tokens are only ever presented to this server, so only the client they were issued to learns they are
+ * active; to anyone else they are {"active": false} (as node-oidc-provider does).
  */
 export async function introspectionEndpoint(
   server: OAuthServer,
@@ -22,10 +31,11 @@ export async function introspectionEndpoint(
   requireSecure(request, settings);
   const params = postParams(request);
   refuseRepeated(params);
-  await authenticateClient(server, request, params, { allowPublic: false });
+  const { client } = await authenticateClient(server, request, params, { allowPublic: false });
   const value = requiredParam(params, "token", { max: 4096 });
   const token = await server.tokens.findByDigest(sha256(value));
-  if (!token || !isActive(token, server.clock.now())) return json(INACTIVE);
+  if (!token || !isActive(token, server.clock.now()) || !mayIntrospect(client, token)) return json(INACTIVE);
+  if (!(await ownerExists(server, token.username))) return json(INACTIVE);
   return json({
     active: true,
     scope: token.scopes.join(" "),
@@ -37,6 +47,10 @@ export async function introspectionEndpoint(
     iss: server.issuer,
     jti: token.id,
   });
+}
+
+function mayIntrospect(caller: ClientRecord, token: TokenWithClient): boolean {
+  return token.kind === "access" || token.clientId === caller.clientId;
 }
 
 /** Active: not revoked, not expired, its client enabled, and (refresh tokens) not yet rotated. */

@@ -1,9 +1,10 @@
 import { sha256 } from "../../kernel/crypto.js";
 import { invalidGrant } from "../errors.js";
 import { param, requiredParam } from "../params.js";
+import { requireOwner } from "../owners.js";
 import { verifyPkce } from "../pkce.js";
 import { grantableScopes } from "../scope-request.js";
-import { issueTokens, refreshAllowed } from "../token-factory.js";
+import { mintTokens, refreshAllowed } from "../token-factory.js";
 import type { GrantContext, GrantHandler } from "./registry.js";
 
 /**
@@ -23,10 +24,10 @@ export const authorizationCodeGrant: GrantHandler = async (context) => {
   if (record.redirectUriGiven || redirectUri !== undefined)
     if (redirectUri !== record.redirectUri) throw invalidGrant("redirect_uri does not match");
   verifyPkce(record.codeChallenge, param(params, "code_verifier", { max: 256 }));
-  if (!(await server.codes.consume(digest, server.clock.now()))) return replay(context, record.grantId);
+  await requireOwner(server, record.username);
   // The scopes were checked at authorization; check again so a scope deleted since is refused.
   const scopes = await grantableScopes(record.scopes, client, server.scopes);
-  return issueTokens(server, {
+  const { records, response } = mintTokens(server, {
     client,
     username: record.username,
     scopes,
@@ -34,6 +35,10 @@ export const authorizationCodeGrant: GrantHandler = async (context) => {
     ...(refreshAllowed(client, 0) ? { refresh: { scopes, count: 0 } } : {}),
     settings,
   });
+  // Consumed and stored at once, so a concurrent replay revokes these tokens too.
+  if (!(await server.codes.redeem(digest, server.clock.now(), records)))
+    return replay(context, record.grantId);
+  return response;
 };
 
 async function replay({ server, client, ip }: GrantContext, grantId: string): Promise<never> {

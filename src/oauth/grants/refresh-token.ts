@@ -1,5 +1,6 @@
 import { sha256 } from "../../kernel/crypto.js";
 import { invalidGrant, invalidScope } from "../errors.js";
+import { requireOwner } from "../owners.js";
 import { param, requiredParam } from "../params.js";
 import { grantableScopes, parseScope } from "../scope-request.js";
 import { issueTokens, refreshAllowed } from "../token-factory.js";
@@ -22,6 +23,7 @@ export const refreshTokenGrant: GrantHandler = async (context) => {
   if (token.revokedAt !== undefined) throw invalidGrant("the refresh token has been revoked");
   if (token.expiresAt !== undefined && token.expiresAt <= now)
     throw invalidGrant("the refresh token has expired");
+  if (token.username !== undefined) await requireOwner(server, token.username);
   if (client.refreshLimit !== undefined && token.refreshCount >= client.refreshLimit)
     throw invalidGrant("the refresh limit is reached");
   const requested = parseScope(param(params, "scope"));
