@@ -166,6 +166,24 @@ describe("introspection against an external authorization server", () => {
     expect(answer.body.error).toBe("unavailable");
   });
 
+  test("a server that keeps timing out trips a breaker: 503 at once, without calling it, for a while", async () => {
+    fake.behave({ kind: "hang" });
+    for (let i = 0; i < 3; i++) expect((await invokeWith(newToken(), server)).status).toBe(503);
+    const calls = fake.calls;
+    const open = await invokeWith(newToken(), server);
+    expect(open.status).toBe(503);
+    expect(open.headers.get("retry-after")).toMatch(/^\d+$/);
+    expect(fake.calls).toBe(calls);
+    fake.behave({ kind: "answer", body: active() });
+    expect((await invokeWith(newToken(), server)).status).toBe(503);
+    expect(fake.calls).toBe(calls);
+    clock.advance(6_000); // past the breaker's open time: one call goes through and closes it
+    expect((await invokeWith(newToken(), server)).status).toBe(200);
+    expect(fake.calls).toBe(calls + 1);
+    const records = await logRecords(server);
+    expect(records.some((r) => r.event === "external_server_circuit_open" && r.server === "Okta")).toBe(true);
+  });
+
   test("a 401 from the endpoint (our credentials are wrong) is a 503 logged as a configuration error", async () => {
     fake.behave({ kind: "answer", status: 401, body: { error: "invalid_client" } });
     const answer = await invokeWith(newToken(), server);
@@ -250,6 +268,7 @@ describe("introspection against an external authorization server", () => {
     expect(text).toMatch(/conduit_token_cache_misses_total\{server="Okta"\} [1-9]/);
     expect(text).toMatch(/conduit_introspection_failures_total\{server="Okta",reason="timeout"\} [1-9]/);
     expect(text).toMatch(/conduit_introspection_failures_total\{server="Okta",reason="unauthorized"\} [1-9]/);
+    expect(text).toMatch(/conduit_introspection_failures_total\{server="Okta",reason="circuit_open"\} [1-9]/);
     expect(text).toMatch(/conduit_introspection_duration_seconds_count\{server="Okta"\} [1-9]/);
     expect(text).toMatch(/conduit_http_requests_total\{status="200"\} [1-9]/);
     expect(text).toMatch(/conduit_http_requests_total\{status="503"\} [1-9]/);

@@ -6,7 +6,8 @@ export type UpstreamFailure =
   | "unexpected_status"
   | "unauthorized"
   | "malformed"
-  | "jwks_unavailable";
+  | "jwks_unavailable"
+  | "circuit_open";
 
 export class UpstreamError extends Error {
   constructor(
