@@ -132,6 +132,46 @@ describe.each(DATABASES)("a third-party authorization server, end to end (%s)", 
     expect(partner.jwksFetches() - before).toBeLessThanOrEqual(1);
   });
 
+  test("several servers at once: a JWT goes to its issuer's server, opaque tokens to the selected one", async () => {
+    const backup = await admin(server, "POST", "/admin/api/oauth/external-servers", {
+      name: "Backup",
+      introspectionEndpoint: "http://127.0.0.1:1/introspect",
+      clientId: "backup",
+      clientSecret: "backup-secret",
+      user: "partner",
+    });
+    expect(backup.status).toBe(201);
+    expect(
+      (await admin(server, "PUT", "/admin/api/oauth/settings", { authorizationServer: "Backup" })).status,
+    ).toBe(200);
+    try {
+      const before = partner.introspections();
+      expect((await invokeWith(await token("invoke", { resource: AUDIENCE }), server)).status).toBe(200);
+      // The opaque token goes to Backup, which cannot be reached: 503, and Partner is not asked.
+      expect((await invokeWith(await token("invoke"), server)).status).toBe(503);
+      expect(partner.introspections()).toBe(before);
+    } finally {
+      await admin(server, "PUT", "/admin/api/oauth/settings", { authorizationServer: "Partner" });
+      expect((await admin(server, "DELETE", "/admin/api/oauth/external-servers/Backup")).status).toBe(204);
+    }
+  });
+
+  test("the service's ACL is checked for the configured user after the scope", async () => {
+    const value = await token("invoke");
+    const restrict = await admin(server, "PUT", "/admin/api/services/pub.math:randomDouble/acl", {
+      acl: "Administrators",
+    });
+    expect(restrict.status).toBe(200);
+    try {
+      const answer = await invokeWith(value, server);
+      expect(answer.status).toBe(403);
+      expect(answer.body.error).toBe("access_denied");
+    } finally {
+      await admin(server, "PUT", "/admin/api/services/pub.math:randomDouble/acl", { acl: null });
+    }
+    expect((await invokeWith(value, server)).status).toBe(200);
+  });
+
   test("the selected server cannot be deleted; selecting `local` makes the third party's tokens unknown", async () => {
     const refused = await admin(server, "DELETE", "/admin/api/oauth/external-servers/Partner");
     expect(refused.status).toBe(409);
