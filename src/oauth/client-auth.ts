@@ -37,7 +37,9 @@ function parseBasic(header: string): { id: string; secret: string } | undefined 
   if (colon < 0) return undefined;
   const id = formDecode(decoded.slice(0, colon));
   const secret = formDecode(decoded.slice(colon + 1));
-  return id === undefined || secret === undefined || id === "" ? undefined : { id, secret };
+  if (id === undefined || secret === undefined || id === "") return undefined;
+  // No client id or secret holds U+0000 (and PostgreSQL cannot compare one).
+  return id.includes("\0") || secret.includes("\0") ? undefined : { id, secret };
 }
 
 /**

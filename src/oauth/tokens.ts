@@ -95,30 +95,27 @@ export class KyselyTokenRepository implements TokenRepository {
   }
 
   async revoke(id: string, now: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable("oauth_tokens")
-      .set({ revoked_at: now })
-      .where("id", "=", id)
-      .where("revoked_at", "is", null)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    return (await this.revokeWhere("id", id, now)) > 0;
   }
 
-  async revokeGrant(grantId: string, now: number): Promise<number> {
-    const result = await this.db
-      .updateTable("oauth_tokens")
-      .set({ revoked_at: now })
-      .where("grant_id", "=", grantId)
-      .where("revoked_at", "is", null)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+  revokeGrant(grantId: string, now: number): Promise<number> {
+    return this.revokeWhere("grant_id", grantId, now);
   }
 
-  async revokeUser(username: string, now: number): Promise<number> {
+  revokeUser(username: string, now: number): Promise<number> {
+    return this.revokeWhere("username", username, now);
+  }
+
+  /** Revokes the tokens not yet revoked whose `column` is `value`; answers how many. */
+  private async revokeWhere(
+    column: "id" | "grant_id" | "username",
+    value: string,
+    now: number,
+  ): Promise<number> {
     const result = await this.db
       .updateTable("oauth_tokens")
       .set({ revoked_at: now })
-      .where("username", "=", username)
+      .where(column, "=", value)
       .where("revoked_at", "is", null)
       .executeTakeFirst();
     return Number(result.numUpdatedRows);

@@ -271,4 +271,41 @@ describe.each(DATABASES)("OAuth review findings (%s)", (database) => {
     expect(answer.status).toBe(200);
     expect((await introspect(client, tokens.access_token)).body.active).toBe(true);
   });
+
+  it("answers NUL characters anywhere (form, query, path, JSON, Basic) with 4xx OAuth errors, never 500", async () => {
+    const client = await codeClient();
+    const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+      fetch(`${server.url}${path}`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+        body,
+      });
+    const answers = [
+      await post("/oauth2/token", "grant_type=client_credentials&client_id=a%00b"),
+      await post("/oauth2/revoke", "client_id=a%00&token=x"),
+      await post("/oauth2/introspect", "token=a%00", {
+        authorization: basic(client.clientId, client.clientSecret!),
+      }),
+      await post("/oauth2/authorize", "ticket=a%00&username=a%00"),
+      await post("/invoke/pub.oauth/getToken", "x=1", {}),
+      await fetch(`${server.url}/oauth2/authorize?client_id=a%00b&response_type=code`, {
+        redirect: "manual",
+      }),
+      await fetch(`${server.url}/oauth2/register/a%00b`, { headers: { authorization: "Bearer x" } }),
+      await fetch(`${server.url}/invoke/pub.oauth/getToken`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ grant_type: "client_credentials", client_id: "a\u0000b" }),
+      }),
+      await post("/oauth2/token", "grant_type=client_credentials", {
+        authorization: `Basic ${Buffer.from("a%00b:secret").toString("base64")}`,
+      }),
+    ];
+    for (const answer of answers) {
+      expect(answer.status, answer.url).toBeGreaterThanOrEqual(400);
+      expect(answer.status, answer.url).toBeLessThan(500);
+      expect(typeof ((await answer.json()) as { error: unknown }).error).toBe("string");
+    }
+  });
 });
