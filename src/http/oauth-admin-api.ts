@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Conduit } from "../conduit.js";
 import type { Actor } from "../admin/audit.js";
 import type { OAuthAdmin } from "../oauth/module.js";
+import { BadRequestError } from "../kernel/errors.js";
+import { containsNul } from "../oauth/text.js";
 import { requireAdministrator } from "./auth.js";
 
 type Named = { Params: { name: string } };
@@ -17,6 +19,8 @@ export async function oauthAdminRoutes(
   const actors = new WeakMap<FastifyRequest, Actor>();
   app.addHook("preHandler", async (request) => {
     actors.set(request, { principal: await requireAdministrator(conduit, request), via: "api" });
+    if (containsNul([request.params, request.query, request.body]))
+      throw new BadRequestError("invalid_field", "values must not contain NUL characters");
   });
   const actor = (request: FastifyRequest): Actor => actors.get(request)!;
   const noContent = { code: 204 } as const;

@@ -9,6 +9,7 @@ import { revocationEndpoint } from "../oauth/endpoints/revoke.js";
 import { tokenEndpoint } from "../oauth/endpoints/token.js";
 import { OAuthError, invalidRequest, methodNotAllowed } from "../oauth/errors.js";
 import { NO_STORE, type OAuthRequest, type OAuthResponse, type Params } from "../oauth/request.js";
+import { containsNul } from "../oauth/text.js";
 import { isLoopbackAddress } from "../oauth/transport.js";
 import { sendError } from "./errors.js";
 import { parseForm } from "./form.js";
@@ -84,7 +85,8 @@ export async function oauthEndpointRoutes(
           if (!route.methods.includes(allowed)) throw methodNotAllowed(route.methods);
           const oauthRequest = toOAuthRequest(request, route.isName === true);
           const params = request.params as Record<string, string>;
-          refuseNul([oauthRequest.query, oauthRequest.body, oauthRequest.jsonBody, params]);
+          if (containsNul([oauthRequest.query, oauthRequest.body, oauthRequest.jsonBody, params]))
+            throw invalidRequest("parameters must not contain NUL characters");
           return send(reply, await route.endpoint(server, oauthRequest, params));
         },
       });
@@ -153,21 +155,6 @@ function toOAuthRequest(request: FastifyRequest, isName: boolean): OAuthRequest 
     forwardedProto: header("x-forwarded-proto"),
     loopback: isLoopbackAddress(request.socket.remoteAddress ?? ""),
   };
-}
-
-/**
- * No parameter, JSON string or path segment may hold U+0000: no identifier, URI or name of this server
- * can, and PostgreSQL refuses it in text (a 500 otherwise). Iterative, so deep JSON cannot overflow.
- */
-function refuseNul(values: unknown[]): void {
-  const pending = [...values];
-  while (pending.length > 0) {
-    const value = pending.pop();
-    if (typeof value === "string") {
-      if (value.includes("\u0000")) throw invalidRequest("parameters must not contain NUL characters");
-    } else if (typeof value === "object" && value !== null)
-      for (const [name, inner] of Object.entries(value)) pending.push(name, inner);
-  }
 }
 
 /** A JSON object of strings, as the IS names accept; anything else is invalid_request. */

@@ -308,4 +308,21 @@ describe.each(DATABASES)("OAuth review findings (%s)", (database) => {
       expect(typeof ((await answer.json()) as { error: unknown }).error).toBe("string");
     }
   });
+
+  it("answers NUL characters in the admin API (path, query, JSON) with 400 JSON, never 500", async () => {
+    const answers = [
+      await admin(server, "GET", "/oauth/clients/a%00b"),
+      await admin(server, "GET", "/oauth/tokens?user=a%00"),
+      await admin(server, "POST", "/oauth/clients", {
+        clientName: "x\u0000",
+        type: "confidential",
+        grantTypes: ["authorization_code"],
+        redirectUris: [REDIRECT],
+      }),
+    ];
+    for (const answer of answers) {
+      expect(answer.status).toBe(400);
+      expect(typeof answer.body.error).toBe("string");
+    }
+  });
 });
