@@ -14,7 +14,10 @@ export async function requireAdministrator(conduit: Conduit, request: FastifyReq
   if (!principal) throw conduit.auth.missingCredentials();
   // OAuth scopes name folders and services, not administration: a bearer token never opens the admin API.
   if (principal.method === "bearer")
-    throw new ForbiddenError("the admin API does not accept bearer tokens; use Basic credentials", "admin_required");
+    throw new ForbiddenError(
+      "the admin API does not accept bearer tokens; use Basic credentials",
+      "admin_required",
+    );
   if (!isAdministrator(principal)) throw new ForbiddenError("administrators only", "admin_required");
   return principal;
 }
