@@ -3,12 +3,11 @@ export default async function run(lib) {
   const conduit = await lib.startConduit();
   const bare = await lib.startBare({ number: 0.5 });
   try {
-    const reference = await lib.measure({ url: `${bare.url}/invoke/pub.math/randomDouble` });
-    const subject = await lib.measure({
-      url: `${conduit.url}/invoke/pub.math/randomDouble`,
-      headers: { authorization: conduit.adminAuth },
-    });
-    lib.ratio("invoke pub.math/randomDouble with Basic vs bare node:http", subject, reference);
+    await lib.compare(
+      "invoke pub.math/randomDouble with Basic vs bare node:http",
+      { url: `${conduit.url}/invoke/pub.math/randomDouble`, headers: { authorization: conduit.adminAuth } },
+      { url: `${bare.url}/invoke/pub.math/randomDouble` },
+    );
   } finally {
     await conduit.stop();
     await bare.stop();

@@ -125,3 +125,24 @@ export function ratio(name, subject, reference) {
   );
   return r;
 }
+
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+/**
+ * Measures subject and reference alternately for ROUNDS rounds and compares the best rate of each: on a
+ * shared, noisy machine the best round is the one least disturbed by other work, for either side. Prints
+ * the per-round ratios too, so the spread is visible. Returns the ratio of the bests.
+ */
+export async function compare(name, subject, reference) {
+  const subjects = [];
+  const references = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    references.push(await measure(reference));
+    subjects.push(await measure(subject));
+  }
+  const best = (results) => results.reduce((a, b) => (b.rps > a.rps ? b : a));
+  const perRound = subjects.map((s, i) => (s.rps / references[i].rps).toFixed(2)).join(", ");
+  const r = ratio(name, best(subjects), best(references));
+  console.log(`  (best of ${ROUNDS} rounds each; per-round ratios: ${perRound})`);
+  return r;
+}

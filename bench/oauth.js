@@ -85,22 +85,20 @@ export default async function run(lib) {
     const issue = "grant_type=client_credentials&scope=invoke";
 
     // Issuance: each request inserts a token row (SQLite, WAL) on Conduit; an in-memory entry on oidc-provider.
-    const oidcIssuance = await lib.measure({
-      url: provider.tokenUrl,
-      method: "POST",
-      headers: { ...FORM, authorization: lib.basic(APP.id, APP.secret) },
-      body: issue,
-    });
-    const conduitIssuance = await lib.measure({
-      url: `${conduit.url}/oauth2/token`,
-      method: "POST",
-      headers: { ...FORM, authorization: lib.basic(ours.app.id, ours.app.secret) },
-      body: issue,
-    });
-    lib.ratio(
+    await lib.compare(
       "oauth client_credentials issuance: Conduit vs node-oidc-provider (in-memory)",
-      conduitIssuance,
-      oidcIssuance,
+      {
+        url: `${conduit.url}/oauth2/token`,
+        method: "POST",
+        headers: { ...FORM, authorization: lib.basic(ours.app.id, ours.app.secret) },
+        body: issue,
+      },
+      {
+        url: provider.tokenUrl,
+        method: "POST",
+        headers: { ...FORM, authorization: lib.basic(APP.id, APP.secret) },
+        body: issue,
+      },
     );
 
     // Introspection of one active token, by a resource server authenticating with client_secret_basic.
@@ -112,31 +110,31 @@ export default async function run(lib) {
       headers: { ...FORM, authorization: lib.basic(ours.app.id, ours.app.secret) },
       body: issue,
     });
-    const oidcIntrospection = await lib.measure({
-      url: provider.introspectionUrl,
-      method: "POST",
-      headers: { ...FORM, authorization: lib.basic(RS.id, RS.secret) },
-      body: `token=${theirs.access_token}`,
-    });
-    const conduitIntrospection = await lib.measure({
-      url: `${conduit.url}/oauth2/introspect`,
-      method: "POST",
-      headers: { ...FORM, authorization: lib.basic(ours.rs.id, ours.rs.secret) },
-      body: `token=${mine.access_token}`,
-    });
-    lib.ratio(
+    await lib.compare(
       "oauth introspection: Conduit vs node-oidc-provider (in-memory)",
-      conduitIntrospection,
-      oidcIntrospection,
+      {
+        url: `${conduit.url}/oauth2/introspect`,
+        method: "POST",
+        headers: { ...FORM, authorization: lib.basic(ours.rs.id, ours.rs.secret) },
+        body: `token=${mine.access_token}`,
+      },
+      {
+        url: provider.introspectionUrl,
+        method: "POST",
+        headers: { ...FORM, authorization: lib.basic(RS.id, RS.secret) },
+        body: `token=${theirs.access_token}`,
+      },
     );
 
     // /invoke with a bearer token of this server: a lookup by digest per request (revocation is immediate).
-    const reference = await lib.measure({ url: `${bare.url}/invoke/pub.math/randomDouble` });
-    const subject = await lib.measure({
-      url: `${conduit.url}/invoke/pub.math/randomDouble`,
-      headers: { authorization: `Bearer ${mine.access_token}` },
-    });
-    lib.ratio("invoke pub.math/randomDouble with a local bearer token vs bare node:http", subject, reference);
+    await lib.compare(
+      "invoke pub.math/randomDouble with a local bearer token vs bare node:http",
+      {
+        url: `${conduit.url}/invoke/pub.math/randomDouble`,
+        headers: { authorization: `Bearer ${mine.access_token}` },
+      },
+      { url: `${bare.url}/invoke/pub.math/randomDouble` },
+    );
   } finally {
     await conduit.stop();
     await provider.stop();

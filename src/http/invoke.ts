@@ -15,7 +15,7 @@ export async function invokeRoutes(app: FastifyInstance, { conduit }: { conduit:
     const response: ResponseControl = { headers: {} };
     const output = await conduit.runtime.invoke(name, inputOf(request), {
       principal,
-      transport: transportOf(request),
+      transport: new HttpTransport(request),
       response,
     });
     reply.headers(response.headers);
@@ -57,18 +57,34 @@ function inputOf(request: FastifyRequest): Pipeline {
 
 const HIDDEN_HEADERS = new Set(["authorization", "cookie", "proxy-authorization"]);
 
-function transportOf(request: FastifyRequest): TransportInfo {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers))
-    if (!HIDDEN_HEADERS.has(name) && value !== undefined)
-      headers[name] = Array.isArray(value) ? value.join(", ") : value;
-  return {
-    protocol: "http",
-    method: request.method,
-    path: request.url.split("?")[0] ?? "",
-    ip: request.ip,
-    headers,
-  };
+/** The transport as services see it, built lazily: most services never look at it. */
+class HttpTransport implements TransportInfo {
+  readonly protocol = "http";
+  private cachedHeaders: Record<string, string> | undefined;
+  constructor(private readonly request: FastifyRequest) {}
+
+  get method(): string {
+    return this.request.method;
+  }
+  get ip(): string {
+    return this.request.ip;
+  }
+  get path(): string {
+    return this.request.url.split("?")[0] ?? "";
+  }
+  get headers(): Record<string, string> {
+    if (!this.cachedHeaders) {
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(this.request.headers))
+        if (!HIDDEN_HEADERS.has(name) && value !== undefined)
+          headers[name] = Array.isArray(value) ? value.join(", ") : value;
+      this.cachedHeaders = headers;
+    }
+    return this.cachedHeaders;
+  }
+  toJSON(): TransportInfo {
+    return { protocol: "http", method: this.method, path: this.path, ip: this.ip, headers: this.headers };
+  }
 }
 
 /** Bytes travel as base64 text in JSON. */

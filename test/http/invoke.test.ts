@@ -324,3 +324,30 @@ describe.each(DATABASES)("/invoke and the admin API on %s", (database) => {
     server = await startServer({ dataDir, ...(databaseUrl ? { databaseUrl } : {}) });
   });
 });
+
+describe("pub.flow:getTransportInfo over HTTP", () => {
+  it("describes the HTTP request, without credentials", async () => {
+    const server = await startServer();
+    try {
+      const res = await fetch(`${server.url}/invoke/pub.flow/getTransportInfo?x=1`, {
+        headers: { authorization: server.adminAuth, "x-trace": "abc", cookie: "secret=1" },
+      });
+      const { transport } = (await res.json()) as {
+        transport: Record<string, unknown> & { headers: Record<string, string> };
+      };
+      expect(transport).toMatchObject({
+        protocol: "http",
+        method: "GET",
+        path: "/invoke/pub.flow/getTransportInfo",
+        ip: "127.0.0.1",
+        user: "Administrator",
+        authentication: "basic",
+      });
+      expect(transport.headers["x-trace"]).toBe("abc");
+      expect(transport.headers).not.toHaveProperty("authorization");
+      expect(transport.headers).not.toHaveProperty("cookie");
+    } finally {
+      await server.close();
+    }
+  });
+});

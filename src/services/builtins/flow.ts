@@ -1,4 +1,5 @@
 import { BadRequestError } from "../../kernel/errors.js";
+import { CONNECTION_FIELDS, FIELD_NAME, FIELD_VALUE } from "../http-fields.js";
 import { maskPipeline, type SecretValues } from "../masking.js";
 import { defineService, type ServiceDefinition } from "../types.js";
 
@@ -48,8 +49,9 @@ export function flowServices(secrets: SecretValues): ServiceDefinition[] {
       },
       run: ({ responseCode, reasonPhrase }, ctx) => {
         const code = responseCode as number;
-        if (code < 100 || code > 599)
-          throw new BadRequestError("invalid_input", "responseCode must be 100 to 599", {
+        // 1xx are interim responses (RFC 9110 §15.2): a final answer with one would break the connection.
+        if (code < 200 || code > 599)
+          throw new BadRequestError("invalid_input", "responseCode must be 200 to 599", {
             field: "responseCode",
           });
         ctx.response.status = code;
@@ -68,16 +70,22 @@ export function flowServices(secrets: SecretValues): ServiceDefinition[] {
         output: [],
       },
       run: ({ fieldName, fieldValue }, ctx) => {
-        const name = String(fieldName);
-        if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
-          throw new BadRequestError("invalid_input", "fieldName is not a valid header name", {
+        const name = String(fieldName).toLowerCase();
+        if (!FIELD_NAME.test(name))
+          throw new BadRequestError("invalid_input", "fieldName is not a valid header name (RFC 9110 §5.1)", {
             field: "fieldName",
           });
-        if (/[\r\n\0]/.test(String(fieldValue)))
-          throw new BadRequestError("invalid_input", "fieldValue must not contain line breaks", {
-            field: "fieldValue",
+        if (CONNECTION_FIELDS.has(name))
+          throw new BadRequestError("invalid_input", `${name} is set by the server, not by a service`, {
+            field: "fieldName",
           });
-        ctx.response.headers[name.toLowerCase()] = String(fieldValue);
+        if (!FIELD_VALUE.test(String(fieldValue)))
+          throw new BadRequestError(
+            "invalid_input",
+            "fieldValue must be one line of visible characters (RFC 9110 §5.5)",
+            { field: "fieldValue" },
+          );
+        ctx.response.headers[name] = String(fieldValue);
         return {};
       },
     }),
@@ -85,11 +93,16 @@ export function flowServices(secrets: SecretValues): ServiceDefinition[] {
       name: "pub.flow:getTransportInfo",
       description: "How the current request arrived: protocol, method, path, client address, headers.",
       signature: { input: [], output: [{ name: "transport", type: "object" }] },
-      run: (_input, ctx) => ({
+      run: (_input, { transport, principal }) => ({
         transport: {
-          ...ctx.transport,
-          user: ctx.principal?.username ?? null,
-          authentication: ctx.principal?.method ?? "anonymous",
+          // Read field by field: the HTTP transport computes them lazily (getters, not own properties).
+          protocol: transport.protocol,
+          method: transport.method,
+          path: transport.path,
+          ip: transport.ip,
+          headers: transport.headers,
+          user: principal?.username ?? null,
+          authentication: principal?.method ?? "anonymous",
         },
       }),
     }),
