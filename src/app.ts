@@ -29,6 +29,8 @@ export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: "idle",
     routerOptions: { maxParamLength: 1024 },
+    // Errors of the router (a bad percent-encoding, a parameter over maxParamLength) get our JSON too.
+    frameworkErrors: (error, request, reply) => sendError(request, reply, error),
   });
   registerFormParser(app);
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));

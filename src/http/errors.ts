@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ConduitError } from "../kernel/errors.js";
+import { databaseFailure } from "../storage/failures.js";
 
 /** The JSON body of every error outside the OAuth endpoints: a stable code and a human message. */
 export interface ErrorBody {
@@ -16,7 +17,23 @@ const FASTIFY_ERRORS: Record<string, [number, string]> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: [400, "invalid_json"],
   FST_ERR_CTP_INVALID_JSON_BODY: [400, "invalid_json"],
   FST_ERR_VALIDATION: [400, "invalid_request"],
+  FST_ERR_BAD_URL: [400, "invalid_path"],
+  FST_ERR_MAX_PARAM_LENGTH: [414, "path_too_long"],
 };
+
+/** A database that cannot be reached is a server Conduit depends on (503); a lost race on a write is a 409. */
+const DATABASE_FAILURES = {
+  unavailable: {
+    status: 503,
+    body: { error: "unavailable", message: "the database is unavailable; try again later" },
+    headers: { "retry-after": "5" },
+  },
+  conflict: {
+    status: 409,
+    body: { error: "conflict", message: "a concurrent change conflicts with this request; try again" },
+    headers: {},
+  },
+} as const;
 
 /** Maps any error to a status and a body that is safe to show; detail of 5xx errors stays in the log. */
 export function toErrorResponse(error: unknown): {
@@ -30,6 +47,8 @@ export function toErrorResponse(error: unknown): {
       : { error: error.code, message: "internal server error" };
     return { status: error.status, body, headers: error.headers };
   }
+  const failure = databaseFailure(error);
+  if (failure) return DATABASE_FAILURES[failure];
   const fastifyError = error as Partial<FastifyError>;
   const known = fastifyError.code ? FASTIFY_ERRORS[fastifyError.code] : undefined;
   if (known)
@@ -50,6 +69,11 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
   const { status, body, headers } = toErrorResponse(error);
   if (status >= 500 && status !== 503)
     request.log.error({ err: error, url: request.routeOptions.url }, "request failed");
+  else if (status === 503 && !(error instanceof ConduitError))
+    request.log.warn(
+      { event: "database_unavailable", err: { message: (error as Error).message } },
+      "database unavailable",
+    );
   for (const [name, value] of Object.entries(headers)) reply.header(name, value);
   return reply.code(status).type("application/json; charset=utf-8").send(body);
 }

@@ -27,10 +27,24 @@ export function openSqlite(file: string): Storage {
   return { db, dialect: "sqlite", close: () => db.destroy() };
 }
 
-export function openPostgres(connectionString: string, options: { max?: number } = {}): Storage {
-  const pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
-  // An idle client losing its connection must not crash the server; the pool replaces it.
+export function openPostgres(
+  connectionString: string,
+  options: { max?: number; connectTimeoutMs?: number } = {},
+): Storage {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    // A database that does not answer must not hold requests (or a SIGTERM drain) forever: a connection
+    // not made in time fails, and is answered 503 (src/storage/failures.ts). Keep-alive notices a peer
+    // that vanished mid-connection.
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    keepAlive: true,
+  });
+  // A client losing its connection must not crash the server. The pool listens to idle clients (and
+  // replaces them); a client checked out for a query would emit an unhandled 'error' event, an uncaught
+  // exception, on top of rejecting the query: every client gets a listener of its own.
   pool.on("error", () => undefined);
+  pool.on("connect", (client) => client.on("error", () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: "postgres", close: () => db.destroy() };
 }
