@@ -75,10 +75,12 @@ export async function adminApiRoutes(app: FastifyInstance, { conduit }: { condui
       throw new BadRequestError("invalid_query", "lines must be an integer from 1 to 5000", {
         field: "lines",
       });
-    if (level !== undefined && !(level in LEVELS))
+    if (level !== undefined && (typeof level !== "string" || !Object.hasOwn(LEVELS, level)))
       throw new BadRequestError("invalid_query", `level must be one of ${Object.keys(LEVELS).join(", ")}`, {
         field: "level",
       });
+    if (event !== undefined && typeof event !== "string")
+      throw new BadRequestError("invalid_query", "event must be given once", { field: "event" });
     const filter = { ...(level ? { level: LEVELS[level]! } : {}), ...(event ? { event } : {}) };
     return { entries: await tailLog(logFile(conduit.config.dataDir), count, filter) };
   });

@@ -22,14 +22,16 @@ function mask(value: unknown, secrets: Set<string>, depth: number): unknown {
   if (value instanceof Uint8Array) return `[${value.length} bytes]`;
   if (Array.isArray(value)) return value.map((v) => mask(v, secrets, depth + 1));
   if (value !== null && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [key, v] of Object.entries(value)) {
-      out[key] =
+    // fromEntries defines own properties: a field named `__proto__` stays a field (an assignment would
+    // set the copy's prototype instead and drop the field from what is written).
+    return Object.fromEntries(
+      Object.entries(value).map(([key, v]) => [
+        key,
         SECRET_NAME.test(key) && v !== undefined && v !== null && v !== ""
           ? MASK
-          : mask(v, secrets, depth + 1);
-    }
-    return out;
+          : mask(v, secrets, depth + 1),
+      ]),
+    );
   }
   return value;
 }
