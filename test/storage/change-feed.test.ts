@@ -1,0 +1,75 @@
+import pg from "pg";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ChangeFeed, type Change } from "../../src/storage/change-feed.js";
+import { freshPostgresDatabase } from "../support/postgres.js";
+
+const log = pino({ level: "silent" });
+
+async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("the change feed between nodes on PostgreSQL", () => {
+  let database: { url: string; drop: () => Promise<void> };
+  beforeAll(async () => {
+    database = await freshPostgresDatabase();
+  });
+  afterAll(async () => database.drop());
+
+  it("delivers a change to this node at once and to the other nodes through NOTIFY", async () => {
+    const a = new ChangeFeed(log);
+    const b = new ChangeFeed(log);
+    const seenA: Change[] = [];
+    const seenB: Change[] = [];
+    a.subscribe((c) => seenA.push(c));
+    b.subscribe((c) => seenB.push(c));
+    await a.connect(database.url);
+    await b.connect(database.url);
+    try {
+      a.publish({ kind: "user", key: "ada" });
+      expect(seenA).toEqual([{ kind: "user", key: "ada" }]);
+      await until(() => seenB.length === 1);
+      expect(seenB).toEqual([{ kind: "user", key: "ada" }]);
+      expect(seenA).toHaveLength(1); // a node does not hear its own notification twice
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("reconnects after losing its connection, and then drops every kind of cache", async () => {
+    const a = new ChangeFeed(log);
+    const b = new ChangeFeed(log, { initialMs: 50, maxMs: 200 });
+    const seenB: Change[] = [];
+    b.subscribe((c) => seenB.push(c));
+    await a.connect(database.url);
+    await b.connect(database.url);
+    try {
+      // Cut every LISTEN connection of this database (as a PostgreSQL restart would).
+      const admin = new pg.Client({ connectionString: database.url });
+      await admin.connect();
+      await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+      );
+      await admin.end();
+      await until(() => !b.listening);
+      await until(() => b.listening);
+      // The resynchronisation drops everything of every kind (key absent).
+      await until(() => seenB.some((c) => c.kind === "user" && c.key === undefined));
+      expect(seenB.some((c) => c.kind === "acl" && c.key === undefined)).toBe(true);
+      // And changes flow again once both are back.
+      await until(() => a.listening);
+      seenB.length = 0;
+      a.publish({ kind: "acl", key: "Devs" });
+      await until(() => seenB.some((c) => c.kind === "acl" && c.key === "Devs"));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
