@@ -1,4 +1,5 @@
 import type { Clock } from "../../kernel/clock.js";
+import type { Logger } from "../../kernel/logger.js";
 import { UpstreamError } from "./upstream-error.js";
 
 /** Consecutive timeouts that open the breaker. */
@@ -7,39 +8,69 @@ export const BREAKER_THRESHOLD = 3;
 export const BREAKER_OPEN_MS = 5_000;
 
 /**
- * A circuit breaker for a server that stops answering: after BREAKER_THRESHOLD consecutive timeouts, calls
- * fail at once for BREAKER_OPEN_MS instead of each waiting `timeoutMs`, so a hung third party costs
- * callers a fast 503, not a slow one. Then one call is let through again (half-open).
+ * A circuit breaker around the network calls to one endpoint of one server (its introspection endpoint,
+ * or its JWKS), so that a server that stops answering costs callers a fast 503, not a `timeoutMs` wait:
+ * - closed: calls go through; BREAKER_THRESHOLD timeouts in a row open it. Any answer (even a 5xx, which
+ *   comes fast) resets the count: only a hung server is worth short-circuiting.
+ * - open: for BREAKER_OPEN_MS every call fails at once with `circuit_open`.
+ * - half-open: then exactly one call (the probe) goes through while the others still fail at once; an
+ *   answer closes the breaker, a timeout opens it again.
+ * One breaker per endpoint per server runtime, so a changed server (a new runtime) starts closed. Only
+ * network calls are guarded: JWTs whose keys are cached are verified whatever the breaker says.
  */
 export class Breaker {
   private timeouts = 0;
+  /** 0 while closed; else when the open period ends (then half-open). */
   private openUntil = 0;
+  private probing = false;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly server: string,
+    private readonly endpoint: string,
+  ) {}
 
-  /** Throws an UpstreamError while the breaker is open. */
-  admit(): void {
+  async run<T>(call: () => Promise<T>): Promise<T> {
+    const probe = this.admit();
+    try {
+      const result = await call();
+      this.close();
+      return result;
+    } catch (error) {
+      if (error instanceof UpstreamError && error.reason === "timeout") this.timedOut(probe);
+      else this.close();
+      throw error;
+    } finally {
+      if (probe) this.probing = false;
+    }
+  }
+
+  /** True when this call is the half-open probe; throws while the breaker is open. */
+  private admit(): boolean {
+    if (this.openUntil === 0) return false;
     const now = this.clock.now();
-    if (now < this.openUntil)
+    if (now < this.openUntil || this.probing)
       throw new UpstreamError(
         "circuit_open",
-        `the server timed out ${BREAKER_THRESHOLD} times in a row; not called for ${Math.ceil((this.openUntil - now) / 1000)} s`,
+        `${this.endpoint} of ${this.server} keeps timing out; not called for ${Math.max(1, Math.ceil((this.openUntil - now) / 1000))} s`,
       );
+    this.probing = true;
+    return true;
   }
 
-  succeeded(): void {
+  private close(): void {
     this.timeouts = 0;
+    this.openUntil = 0;
   }
 
-  /** Records a failure; true when it opens the breaker. */
-  failed(error: UpstreamError): boolean {
-    if (error.reason !== "timeout") {
-      this.timeouts = 0;
-      return false;
-    }
-    if (++this.timeouts < BREAKER_THRESHOLD) return false;
+  private timedOut(probe: boolean): void {
+    if (!probe && ++this.timeouts < BREAKER_THRESHOLD) return;
     this.timeouts = 0;
     this.openUntil = this.clock.now() + BREAKER_OPEN_MS;
-    return true;
+    this.log.warn(
+      { event: "external_server_circuit_open", server: this.server, endpoint: this.endpoint },
+      `${this.endpoint} of ${this.server} keeps timing out: answering 503 at once for ${BREAKER_OPEN_MS / 1000} s`,
+    );
   }
 }

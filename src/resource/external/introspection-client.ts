@@ -1,6 +1,6 @@
 import { Pool } from "undici";
 import type { Claims } from "./claims.js";
-import { UpstreamError } from "./upstream-error.js";
+import { readCapped, transportError, UpstreamError } from "./upstream-error.js";
 
 export interface IntrospectionTarget {
   url: string;
@@ -11,6 +11,7 @@ export interface IntrospectionTarget {
 
 /** Largest introspection answer read; anything longer is malformed. */
 const MAX_BODY = 64 * 1024;
+const ENDPOINT = "the introspection endpoint";
 
 /**
  * Calls one server's RFC 7662 introspection endpoint over a pooled keep-alive connection (undici Pool),
@@ -57,14 +58,14 @@ export class IntrospectionClient {
         signal: AbortSignal.timeout(this.target.timeoutMs),
       });
     } catch (error) {
-      throw transportError(error, this.target.timeoutMs);
+      throw transportError(error, ENDPOINT, this.target.timeoutMs);
     }
     const { statusCode } = response;
     let text: string;
     try {
-      text = await readCapped(response.body);
+      text = await readCapped(response.body, MAX_BODY, "the introspection answer");
     } catch (error) {
-      throw error instanceof UpstreamError ? error : transportError(error, this.target.timeoutMs);
+      throw transportError(error, ENDPOINT, this.target.timeoutMs);
     }
     if (statusCode === 401 || statusCode === 403)
       throw new UpstreamError(
@@ -95,30 +96,6 @@ function parseAnswer(text: string): Claims {
   if (typeof (parsed as Claims).active !== "boolean")
     throw new UpstreamError("malformed", "the introspection answer has no boolean active (RFC 7662 §2.2)");
   return parsed as Claims;
-}
-
-async function readCapped(body: AsyncIterable<Buffer>): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > MAX_BODY)
-      throw new UpstreamError("malformed", `the introspection answer is over ${MAX_BODY} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function transportError(error: unknown, timeoutMs: number): UpstreamError {
-  const name = (error as { name?: string }).name ?? "";
-  const code = (error as { code?: string }).code ?? "";
-  if (name === "TimeoutError" || name === "AbortError" || code.includes("TIMEOUT"))
-    return new UpstreamError("timeout", `no answer from the introspection endpoint within ${timeoutMs} ms`, {
-      cause: error,
-    });
-  return new UpstreamError("unreachable", `the introspection endpoint is unreachable (${code || name})`, {
-    cause: error,
-  });
 }
 
 function formEncode(value: string): string {

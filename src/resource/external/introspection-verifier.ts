@@ -1,5 +1,6 @@
 import type { Clock } from "../../kernel/clock.js";
 import type { Logger } from "../../kernel/logger.js";
+import { Breaker } from "./breaker.js";
 import { mapClaims, type ClaimMapping } from "./claims.js";
 import type { IntrospectionClient } from "./introspection-client.js";
 import type { ResourceMetrics } from "./metrics.js";
@@ -12,6 +13,8 @@ import { CachingVerifier, type Verdict } from "./verdicts.js";
  * unexpired exp are required (RFC 7662 §2.2), then the claims are mapped (see claims.ts).
  */
 export class IntrospectionVerifier extends CachingVerifier {
+  private readonly breaker: Breaker;
+
   constructor(
     private readonly client: IntrospectionClient,
     private readonly mapping: ClaimMapping,
@@ -21,13 +24,14 @@ export class IntrospectionVerifier extends CachingVerifier {
     log: Logger,
   ) {
     super(mapping.server, cache, clock, metrics, log);
+    this.breaker = new Breaker(clock, log, mapping.server, "the introspection endpoint");
   }
 
   protected async decide(token: string): Promise<Verdict> {
     const stop = this.metrics.latency.startTimer({ server: this.server });
     let claims;
     try {
-      claims = await this.client.introspect(token);
+      claims = await this.breaker.run(() => this.client.introspect(token));
     } catch (error) {
       stop();
       if (error instanceof UpstreamError)

@@ -3,6 +3,8 @@ import type { Actor } from "../../admin/audit.js";
 import { ExternalServersAdmin } from "../../admin/external-servers.js";
 import type { Conduit } from "../../conduit.js";
 import { requireAdministrator } from "../../http/auth.js";
+import { BadRequestError } from "../../kernel/errors.js";
+import { containsNul } from "../../oauth/text.js";
 import { registerMetrics } from "../../http/metrics.js";
 import { ResourceMetrics } from "./metrics.js";
 import { KyselyExternalServerRepository } from "./repository.js";
@@ -49,7 +51,11 @@ export async function installExternalServers(conduit: Conduit): Promise<void> {
     changes,
     clock,
     log,
-    selected: async () => setting.current(),
+    // Read afresh: a delete must not trust a cached value whose change notification may have been lost.
+    selected: async () => {
+      setting.invalidate();
+      return setting.current();
+    },
   });
 
   conduit.resource.select = createSelector({ runtimes, setting, local: () => conduit.resource.local, log });
@@ -88,6 +94,9 @@ async function adminRoutes(
   app.addHook("preHandler", async (request) => {
     const principal = await requireAdministrator(conduit, request);
     (request as FastifyRequest & { actor: Actor }).actor = { principal, via: "api" };
+    // No name, URL or identifier holds U+0000, and PostgreSQL refuses it in text: a 400, not a 500.
+    if (containsNul([request.params, request.body]))
+      throw new BadRequestError("invalid_field", "values must not contain NUL characters");
   });
   const actor = (request: FastifyRequest) => (request as FastifyRequest & { actor: Actor }).actor;
 

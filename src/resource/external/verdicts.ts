@@ -2,7 +2,6 @@ import type { Clock } from "../../kernel/clock.js";
 import { UnavailableError } from "../../kernel/errors.js";
 import type { Logger } from "../../kernel/logger.js";
 import type { ActiveToken, TokenVerifier } from "../types.js";
-import { Breaker, BREAKER_OPEN_MS } from "./breaker.js";
 import type { ResourceMetrics } from "./metrics.js";
 import type { TokenCache } from "./token-cache.js";
 import { UpstreamError } from "./upstream-error.js";
@@ -15,22 +14,18 @@ export type Verdict = { token: ActiveToken } | { refused: string };
 
 /**
  * The path every external verifier shares: a fresh cached verdict (exp re-checked on every hit), else one
- * shared call to `decide` (introspection or local JWT verification) behind a circuit breaker for servers
- * that keep timing out. An upstream failure becomes a 503, or, when allowed, a still-unexpired stale
- * active verdict. Every refusal is logged with its reason, never with the token.
+ * shared call to `decide` (introspection or local JWT verification; their network calls sit behind a
+ * circuit breaker, breaker.ts). An upstream failure becomes a 503, or, when allowed, a still-unexpired
+ * stale active verdict. Every refusal is logged with its reason, never with the token.
  */
 export abstract class CachingVerifier implements TokenVerifier {
-  private readonly breaker: Breaker;
-
   constructor(
     protected readonly server: string,
     protected readonly cache: TokenCache,
     protected readonly clock: Clock,
     protected readonly metrics: ResourceMetrics,
     protected readonly log: Logger,
-  ) {
-    this.breaker = new Breaker(clock);
-  }
+  ) {}
 
   protected abstract decide(token: string): Promise<Verdict>;
 
@@ -45,7 +40,7 @@ export abstract class CachingVerifier implements TokenVerifier {
     this.metrics.countMiss(this.server);
     try {
       const verdict = await this.cache.load(key, async () => {
-        const decided = await this.guarded(token);
+        const decided = await this.decide(token);
         if ("token" in decided) return decided.token;
         this.refuse(decided.refused);
         return null;
@@ -54,23 +49,6 @@ export abstract class CachingVerifier implements TokenVerifier {
     } catch (error) {
       if (!(error instanceof UpstreamError)) throw error;
       return this.outage(key, error);
-    }
-  }
-
-  /** `decide` behind the circuit breaker. */
-  private async guarded(token: string): Promise<Verdict> {
-    this.breaker.admit();
-    try {
-      const decided = await this.decide(token);
-      this.breaker.succeeded();
-      return decided;
-    } catch (error) {
-      if (error instanceof UpstreamError && this.breaker.failed(error))
-        this.log.warn(
-          { event: "external_server_circuit_open", server: this.server },
-          `${this.server} keeps timing out: answering 503 at once for ${BREAKER_OPEN_MS / 1000} s`,
-        );
-      throw error;
     }
   }
 
