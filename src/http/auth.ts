@@ -3,9 +3,13 @@ import type { Conduit } from "../conduit.js";
 import { ForbiddenError } from "../kernel/errors.js";
 import { isAdministrator, type Principal } from "../security/principal.js";
 
-/** The principal of a request, through the one authentication chain. */
-export function authenticate(conduit: Conduit, request: FastifyRequest): Promise<Principal | null> {
-  return conduit.auth.authenticate({ authorization: request.headers.authorization, ip: request.ip });
+/** The principal of a request, through the one authentication chain (from memory when it can). */
+export function authenticate(
+  conduit: Conduit,
+  request: FastifyRequest,
+): Principal | null | Promise<Principal | null> {
+  const credentials = { authorization: request.headers.authorization, ip: request.ip };
+  return conduit.auth.cached(credentials) ?? conduit.auth.authenticate(credentials);
 }
 
 /** The admin API and console: a user in Administrators, else 401 (no credentials) or 403. */

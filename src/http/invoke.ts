@@ -28,13 +28,8 @@ export async function invokeRoutes(app: FastifyInstance, { conduit }: { conduit:
 }
 
 /** `a.b/c` or `a.b:c` → `a.b:c`. Folder and service names are case-sensitive, as in IS. */
-export function serviceNameFromPath(path: string): string {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(path);
-  } catch {
-    throw new BadRequestError("invalid_path", "the service path is not valid percent-encoding");
-  }
+export function serviceNameFromPath(decoded: string): string {
+  // The router has decoded the path already (a bad percent-encoding is its 400): never decode twice.
   const slash = decoded.lastIndexOf("/");
   const name = decoded.includes(":")
     ? decoded

@@ -46,7 +46,11 @@ export class AccessControl {
     return this.loading;
   }
 
+  /** Bumped by every invalidation: a load that started before one is not kept after it. */
+  private generation = 0;
+
   private async load(): Promise<Snapshot> {
+    const generation = this.generation;
     const [assignments, acls] = await Promise.all([this.repository.assignments(), this.repository.list()]);
     const snapshot: Snapshot = {
       assignments,
@@ -54,12 +58,14 @@ export class AccessControl {
       resolved: new Map(),
       loadedAt: Date.now(),
     };
-    this.snapshot = snapshot;
+    if (generation === this.generation) this.snapshot = snapshot;
     return snapshot;
   }
 
   invalidate(): void {
+    this.generation += 1;
     this.snapshot = undefined;
+    this.loading = undefined;
   }
 
   /** The ACL that governs a service, and the node it was found on. */

@@ -16,6 +16,11 @@ export interface Authenticator {
   /** The WWW-Authenticate challenge sent when a request has no credentials at all. */
   readonly challenge: string;
   authenticate(request: AuthRequest): Promise<Principal | null>;
+  /**
+   * Optional fast path: the principal when it can be decided from memory alone (credentials verified
+   * before and still current), else undefined and `authenticate` decides.
+   */
+  cached?(request: AuthRequest): Principal | undefined;
 }
 
 /** The authentication chain shared by /invoke, the admin API and the console. */
@@ -27,6 +32,15 @@ export class AuthenticationChain {
       throw new TypeError(`authenticator ${authenticator.scheme} is registered twice`);
     this.authenticators.push(authenticator);
     return this;
+  }
+
+  /** The principal when an authenticator can decide from memory alone, without I/O; else undefined. */
+  cached(request: AuthRequest): Principal | undefined {
+    for (const authenticator of this.authenticators) {
+      const principal = authenticator.cached?.(request);
+      if (principal) return principal;
+    }
+    return undefined;
   }
 
   /** The principal, or null for an anonymous request. */

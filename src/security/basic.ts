@@ -9,6 +9,8 @@ import type { Principal } from "./principal.js";
 import { sleep, type LoginThrottle } from "./throttle.js";
 
 export const REALM = "Conduit";
+/** The longest username the admin API accepts. */
+const MAX_USERNAME = 255;
 const DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 /**
@@ -27,7 +29,33 @@ export class BasicAuthenticator implements Authenticator {
     private readonly throttle: LoginThrottle,
     private readonly key: Buffer,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.digestPrefix = key.toString("base64");
+  }
+
+  /**
+   * The principal for credentials verified before and still current, found without any I/O or hashing
+   * beyond one keyed digest; undefined when the slow path must decide (unknown, changed, not cached).
+   */
+  cached(request: AuthRequest): Principal | undefined {
+    const parsed = parseAuthorization(request.authorization);
+    if (!parsed || parsed.scheme !== "basic") return undefined;
+    const credentials = decodeBasic(parsed.value);
+    if (!credentials) return undefined;
+    const user = this.directory.peek(credentials.username);
+    if (
+      !user ||
+      this.verified.get(this.cacheKey(credentials.username, credentials.password)) !== user.passwordHash
+    )
+      return undefined;
+    return this.directory.principal(user, "basic");
+  }
+
+  private cacheKey(username: string, password: string): string {
+    return keyedDigest(this.digestPrefix, `${username}\u0000${password}`);
+  }
+
+  private readonly digestPrefix: string;
 
   async authenticate(request: AuthRequest): Promise<Principal | null> {
     const parsed = parseAuthorization(request.authorization);
@@ -41,23 +69,36 @@ export class BasicAuthenticator implements Authenticator {
 
   /** Checks a username and password (also used by the login form of the authorization endpoint). */
   async verify(username: string, password: string, ip: string): Promise<Principal | null> {
+    // Names longer than any stored one cannot match: refuse without hashing, and keep them out of caches.
+    if (username.length > MAX_USERNAME) return this.failed(username.slice(0, 64), ip);
     const user = await this.directory.get(username);
-    const cacheKey = keyedDigest(this.key, `${username}\u0000${password}`);
+    const cacheKey = this.cacheKey(username, password);
     if (user && this.verified.get(cacheKey) === user.passwordHash)
       return this.directory.principal(user, "basic");
 
-    const delay = this.throttle.delayMs(username, ip);
-    if (delay > 0) await sleep(delay);
-    // Unknown users cost the same hash as known ones, so timing does not reveal which names exist.
-    const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
-    if (!user || !ok) {
-      this.throttle.recordFailure(username, ip);
-      this.log.warn({ event: "login_failed", username, ip }, "authentication failed");
+    const delay = this.throttle.reserve(username, ip);
+    if (delay === undefined) {
+      this.log.warn({ event: "login_throttled", username, ip }, "too many login attempts in progress");
       return null;
     }
+    let ok: boolean;
+    try {
+      if (delay > 0) await sleep(delay);
+      // Unknown users cost the same hash as known ones, so timing does not reveal which names exist.
+      ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
+    } finally {
+      this.throttle.release(username, ip);
+    }
+    if (!user || !ok) return this.failed(username, ip);
     this.throttle.recordSuccess(username);
     this.verified.set(cacheKey, user.passwordHash);
     return this.directory.principal(user, "basic");
+  }
+
+  private failed(username: string, ip: string): null {
+    this.throttle.recordFailure(username, ip);
+    this.log.warn({ event: "login_failed", username, ip }, "authentication failed");
+    return null;
   }
 
   private refuse(message: string): UnauthorizedError {

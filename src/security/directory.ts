@@ -17,11 +17,15 @@ export class UserDirectory {
     this.cache = new LRUCache({ max: options.max ?? 10_000, ttl: options.ttlMs ?? 5_000 });
   }
 
+  /** Bumped by every invalidation: a read that started before one must not be cached after it. */
+  private generation = 0;
+
   async get(username: string): Promise<UserRecord | undefined> {
     const hit = this.cache.get(username);
     if (hit) return hit.user ?? undefined;
+    const generation = this.generation;
     const user = await this.users.get(username);
-    this.cache.set(username, { user: user ?? null });
+    if (generation === this.generation) this.cache.set(username, { user: user ?? null });
     return user;
   }
 
@@ -37,8 +41,14 @@ export class UserDirectory {
 
   private readonly principals = new WeakMap<UserRecord, Partial<Record<string, Principal>>>();
 
+  /** The cached record of a user, without reading the database; undefined when not cached. */
+  peek(username: string): UserRecord | undefined {
+    return this.cache.get(username)?.user ?? undefined;
+  }
+
   /** Drops one user, or everyone when no name is given. */
   invalidate(username?: string): void {
+    this.generation += 1;
     if (username === undefined) this.cache.clear();
     else this.cache.delete(username);
   }

@@ -351,3 +351,22 @@ describe("pub.flow:getTransportInfo over HTTP", () => {
     }
   });
 });
+
+describe("service paths", () => {
+  it("decodes percent-encoding once, and refuses a bad encoding with 400", async () => {
+    const server = await startServer();
+    try {
+      const get = (path: string) =>
+        fetch(`${server.url}${path}`, { headers: { authorization: server.adminAuth } });
+      expect((await get("/invoke/pub.math%3ArandomDouble")).status).toBe(200);
+      expect((await get("/invoke/pub.math/randomDouble")).status).toBe(200);
+      expect((await get("/invoke/pub.math%252FrandomDouble")).status).toBe(404); // %25 decodes to a literal %
+      expect((await get("/invoke/pub.math/../math/randomDouble")).status).toBe(404);
+      const bad = await get("/invoke/pub.math/random%E0%A4%A");
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: string }).error).toBe("invalid_path");
+    } finally {
+      await server.close();
+    }
+  });
+});

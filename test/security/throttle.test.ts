@@ -45,3 +45,21 @@ describe("Authorization header parsing", () => {
     expect(decodeBasic("***")).toBeUndefined();
   });
 });
+
+describe("LoginThrottle with attempts in progress", () => {
+  it("counts waiting attempts, so a parallel burst is queued behind growing delays", () => {
+    const throttle = new LoginThrottle({
+      freeAttempts: 2,
+      baseDelayMs: 100,
+      maxDelayMs: 10_000,
+      maxPending: 5,
+    });
+    const delays = Array.from({ length: 5 }, () => throttle.reserve("ada", "10.0.0.1"));
+    expect(delays).toEqual([0, 0, 100, 200, 400]);
+    // Past maxPending, the next attempt is refused at once.
+    expect(throttle.reserve("ada", "10.0.0.2")).toBeUndefined();
+    expect(throttle.reserve("bob", "10.0.0.1")).toBeUndefined(); // same address
+    for (let i = 0; i < 5; i++) throttle.release("ada", "10.0.0.1");
+    expect(throttle.reserve("ada", "10.0.0.1")).toBe(0);
+  });
+});
