@@ -116,7 +116,7 @@ export class ExternalServersAdmin {
     });
     if (!(await this.deps.repository.create(record)))
       throw new ConflictError("external_server_exists", `external server ${name} already exists`);
-    this.changed(actor, "external-server.create", record);
+    this.changed(actor, "external-server.create", record, true);
     return view(record);
   }
 
@@ -130,7 +130,7 @@ export class ExternalServersAdmin {
     const record = await this.build(body, existing, { name, createdAt: existing.createdAt, updatedAt: now });
     if (!(await this.deps.repository.update(record)))
       throw new NotFoundError("external_server_not_found", `external server ${name} does not exist`);
-    this.changed(actor, "external-server.update", record);
+    this.changed(actor, "external-server.update", record, body.clientSecret !== undefined);
     return view(record);
   }
 
@@ -153,10 +153,11 @@ export class ExternalServersAdmin {
     return record;
   }
 
-  private changed(actor: Actor, action: string, record: ExternalServerRecord): void {
+  /** Publishes the change and audits it: the settings, and whether the secret was set (never its value). */
+  private changed(actor: Actor, action: string, record: ExternalServerRecord, secretSet: boolean): void {
     this.deps.changes.publish({ kind: "external-server", key: record.name });
     const { sealedClientSecret: _secret, ...safe } = record;
-    audit(this.deps.log, actor, action, record.name, { ...safe });
+    audit(this.deps.log, actor, action, record.name, { ...safe, clientSecretChanged: secretSet });
   }
 
   /** Merges a create or update body over the stored record (if any), filling the rest from discovery. */

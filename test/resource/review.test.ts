@@ -265,6 +265,31 @@ describe.each(DATABASES)("review: the external-server admin API (%s)", (database
     expect(String(answer.body.message ?? answer.body.error_description)).toMatch(/too large/);
   });
 
+  test("audit entries say who changed what, and when the client secret was set, never its value", async () => {
+    const created = await admin(
+      server,
+      "POST",
+      BASE,
+      body({ name: "Audited", clientSecret: "first-secret-1" }),
+    );
+    expect(created.status).toBe(201);
+    expect((await admin(server, "PUT", `${BASE}/Audited`, { timeoutMs: 1500 })).status).toBe(200);
+    expect((await admin(server, "PUT", `${BASE}/Audited`, { clientSecret: "second-secret-2" })).status).toBe(
+      200,
+    );
+    expect((await admin(server, "DELETE", `${BASE}/Audited`)).status).toBe(204);
+    const entries = (await logRecords(server)).filter((r) => r.event === "audit" && r.target === "Audited");
+    expect(entries.map((r) => [r.action, r.clientSecretChanged, r.actor])).toEqual([
+      ["external-server.create", true, "Administrator"],
+      ["external-server.update", false, "Administrator"],
+      ["external-server.update", true, "Administrator"],
+      ["external-server.delete", undefined, "Administrator"],
+    ]);
+    const text = JSON.stringify(entries);
+    expect(text).not.toContain("first-secret-1");
+    expect(text).not.toContain("second-secret-2");
+  });
+
   test("deleting the selected server is refused even when this node's cached setting is stale", async () => {
     expect((await admin(server, "POST", BASE, body({ name: "Selected" }))).status).toBe(201);
     expect((await admin(server, "GET", "/admin/api/oauth/settings")).status).toBe(200);
