@@ -32,7 +32,8 @@ export async function discover(url: string, timeoutMs: number): Promise<Discover
       bodyTimeout: timeoutMs,
     });
     if (response.statusCode !== 200) {
-      response.body.destroy();
+      // Discard the body: destroying an unread undici body emits an 'error' nobody listens to (a crash).
+      await response.body.dump().catch(() => undefined);
       throw new DiscoveryError(`it answered HTTP ${response.statusCode}`);
     }
     text = await readCapped(response.body, MAX_BODY, "the document");

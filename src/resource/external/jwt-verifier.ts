@@ -143,7 +143,8 @@ async function fetchJwks(url: string, signal: AbortSignal, timeoutMs: number): P
       bodyTimeout: timeoutMs,
     });
     if (response.statusCode !== 200) {
-      response.body.destroy();
+      // Discard the body: destroying an unread undici body emits an 'error' nobody listens to (a crash).
+      await response.body.dump().catch(() => undefined);
       throw new UpstreamError("unexpected_status", `the JWKS answered HTTP ${response.statusCode}`);
     }
     return new Response(await readCapped(response.body, MAX_JWKS_BYTES, "the JWKS"));
