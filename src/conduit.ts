@@ -136,6 +136,7 @@ export async function createConduit(config: Config, options: CreateOptions = {})
       { get: (name) => resource.scopes.get(name), list: () => resource.scopes.list() },
       directory,
       log,
+      clock,
     ),
   );
 

@@ -27,8 +27,20 @@ export async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     conduit.log.info({ event: "stopping", signal }, "stopping: finishing requests in flight");
+    // A request stuck on a slow dependency must not hold the process forever.
+    const deadline = setTimeout(() => {
+      conduit.log.error(
+        { event: "stop_timeout", seconds: config.shutdownTimeoutSeconds },
+        "requests still in flight after the shutdown timeout: closing them",
+      );
+      app.server.closeAllConnections();
+      conduit.log.flush?.();
+      setTimeout(() => process.exit(1), 100);
+    }, config.shutdownTimeoutSeconds * 1000);
+    deadline.unref();
     await app.close();
     await conduit.close();
+    clearTimeout(deadline);
     conduit.log.info({ event: "stopped" }, "stopped");
     conduit.log.flush?.();
     setTimeout(() => process.exit(0), 50).unref();

@@ -26,6 +26,7 @@ describe("configuration from the environment", () => {
       DATABASE_URL: "postgres://u@h:5432/db",
       CONDUIT_PACKAGES_DIR: "/tmp/p",
       CONDUIT_BODY_LIMIT: "2048",
+      CONDUIT_SHUTDOWN_TIMEOUT: "5",
     });
     expect(config).toMatchObject({
       port: 8080,
@@ -36,6 +37,7 @@ describe("configuration from the environment", () => {
       databaseUrl: "postgres://u@h:5432/db",
       packagesDir: "/tmp/p",
       bodyLimit: 2048,
+      shutdownTimeoutSeconds: 5,
     });
   });
 
@@ -48,6 +50,7 @@ describe("configuration from the environment", () => {
     ["CONDUIT_BODY_LIMIT", "-5"],
     ["CONDUIT_LOG_LEVEL", "loud"],
     ["CONDUIT_ADMIN_PASSWORD", "short"],
+    ["CONDUIT_SHUTDOWN_TIMEOUT", "0"],
   ])("refuses %s=%s with an error naming it", (name, value) => {
     let error: unknown;
     try {

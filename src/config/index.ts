@@ -14,6 +14,8 @@ export interface Config {
   logLevel: string;
   /** Whether pino also writes to stdout (the file under <data dir>/logs is always written). */
   logToStdout: boolean;
+  /** Seconds SIGTERM waits for requests in flight before closing them and exiting 1. */
+  shutdownTimeoutSeconds: number;
   /** 32-byte key for secrets at rest, base64 or hex; when unset a key file in the data dir is used. */
   secretKey: string | undefined;
 }
@@ -88,5 +90,6 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     logToStdout: (env.CONDUIT_LOG_STDOUT ?? "true") !== "false",
     secretKey: env.CONDUIT_SECRET_KEY || undefined,
+    shutdownTimeoutSeconds: integer(env, "CONDUIT_SHUTDOWN_TIMEOUT", 30, 1, 3600),
   };
 }

@@ -1,5 +1,6 @@
 import { ConduitError, ForbiddenError, UnauthorizedError } from "../kernel/errors.js";
 import type { Logger } from "../kernel/logger.js";
+import { systemClock, type Clock } from "../kernel/clock.js";
 import { nodeCovers } from "../services/types.js";
 import type { Authenticator, AuthRequest } from "../security/authentication.js";
 import { parseAuthorization } from "../security/authentication.js";
@@ -27,6 +28,7 @@ export class BearerAuthenticator implements Authenticator {
     private readonly scopes: ScopeCatalog,
     private readonly directory: UserDirectory,
     private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   async authenticate(request: AuthRequest): Promise<Principal | null> {
@@ -37,7 +39,7 @@ export class BearerAuthenticator implements Authenticator {
     const verifier = await this.select(parsed.value);
     const token = await verifier.verify(parsed.value);
     if (!token) throw this.invalid("the access token is not active", request.ip);
-    if (token.expiresAt !== undefined && token.expiresAt <= Date.now())
+    if (token.expiresAt !== undefined && token.expiresAt <= this.clock.now())
       throw this.invalid("the access token has expired", request.ip);
     const user = await this.directory.get(token.runAs);
     if (!user) {
