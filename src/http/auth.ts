@@ -8,7 +8,11 @@ export function authenticate(
   conduit: Conduit,
   request: FastifyRequest,
 ): Principal | null | Promise<Principal | null> {
-  const credentials = { authorization: request.headers.authorization, ip: request.ip };
+  const credentials = {
+    authorization: request.headers.authorization,
+    ip: request.ip,
+    connection: request.raw.socket,
+  };
   return conduit.auth.cached(credentials) ?? conduit.auth.authenticate(credentials);
 }
 

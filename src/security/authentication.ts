@@ -5,6 +5,11 @@ import type { Principal } from "./principal.js";
 export interface AuthRequest {
   authorization: string | undefined;
   ip: string;
+  /**
+   * The client connection (an opaque object, the socket), so that credentials a keep-alive connection
+   * has already proved can be recognised on its next requests without hashing them again.
+   */
+  connection?: object;
 }
 
 /**

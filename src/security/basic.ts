@@ -6,6 +6,7 @@ import type { Authenticator, AuthRequest } from "./authentication.js";
 import { parseAuthorization } from "./authentication.js";
 import type { UserDirectory } from "./directory.js";
 import type { Principal } from "./principal.js";
+import type { UserRecord } from "../storage/repositories/users.js";
 import { sleep, type LoginThrottle } from "./throttle.js";
 
 export const REALM = "Conduit";
@@ -38,6 +39,13 @@ export class BasicAuthenticator implements Authenticator {
    * beyond one keyed digest; undefined when the slow path must decide (unknown, changed, not cached).
    */
   cached(request: AuthRequest): Principal | undefined {
+    // The same keep-alive connection sending the same header again: no decoding, no digest. The proof is
+    // tied to the password hash it matched, so a changed password or a deleted user is refused at once.
+    const proven = request.connection && this.byConnection.get(request.connection);
+    if (proven && proven.header === request.authorization) {
+      const user = this.directory.peek(proven.username);
+      if (user && user.passwordHash === proven.passwordHash) return this.directory.principal(user, "basic");
+    }
     const parsed = parseAuthorization(request.authorization);
     if (!parsed || parsed.scheme !== "basic") return undefined;
     const credentials = decodeBasic(parsed.value);
@@ -48,7 +56,22 @@ export class BasicAuthenticator implements Authenticator {
       this.verified.get(this.cacheKey(credentials.username, credentials.password)) !== user.passwordHash
     )
       return undefined;
+    this.remember(request, user.username, user.passwordHash);
     return this.directory.principal(user, "basic");
+  }
+
+  /**
+   * Credentials proved on a connection, kept only as long as the connection lives (a WeakMap on the
+   * socket): the header is already in memory for that connection's requests anyway.
+   */
+  private readonly byConnection = new WeakMap<
+    object,
+    { header: string; username: string; passwordHash: string }
+  >();
+
+  private remember(request: AuthRequest, username: string, passwordHash: string): void {
+    if (request.connection && request.authorization)
+      this.byConnection.set(request.connection, { header: request.authorization, username, passwordHash });
   }
 
   private cacheKey(username: string, password: string): string {
@@ -62,19 +85,25 @@ export class BasicAuthenticator implements Authenticator {
     if (!parsed || parsed.scheme !== "basic") return null;
     const credentials = decodeBasic(parsed.value);
     if (!credentials) throw this.refuse("malformed Basic credentials");
-    const principal = await this.verify(credentials.username, credentials.password, request.ip);
-    if (!principal) throw this.refuse("invalid username or password");
-    return principal;
+    const user = await this.verifyUser(credentials.username, credentials.password, request.ip);
+    if (!user) throw this.refuse("invalid username or password");
+    this.remember(request, user.username, user.passwordHash);
+    return this.directory.principal(user, "basic");
   }
 
   /** Checks a username and password (also used by the login form of the authorization endpoint). */
   async verify(username: string, password: string, ip: string): Promise<Principal | null> {
+    const user = await this.verifyUser(username, password, ip);
+    return user && this.directory.principal(user, "basic");
+  }
+
+  /** The user record the password was checked against (its hash is what a proof is tied to), or null. */
+  private async verifyUser(username: string, password: string, ip: string): Promise<UserRecord | null> {
     // Names longer than any stored one cannot match: refuse without hashing, and keep them out of caches.
     if (username.length > MAX_USERNAME) return this.failed(username.slice(0, 64), ip);
     const user = await this.directory.get(username);
     const cacheKey = this.cacheKey(username, password);
-    if (user && this.verified.get(cacheKey) === user.passwordHash)
-      return this.directory.principal(user, "basic");
+    if (user && this.verified.get(cacheKey) === user.passwordHash) return user;
 
     const delay = this.throttle.reserve(username, ip);
     if (delay === undefined) {
@@ -92,7 +121,7 @@ export class BasicAuthenticator implements Authenticator {
     if (!user || !ok) return this.failed(username, ip);
     this.throttle.recordSuccess(username);
     this.verified.set(cacheKey, user.passwordHash);
-    return this.directory.principal(user, "basic");
+    return user;
   }
 
   private failed(username: string, ip: string): null {
