@@ -137,6 +137,7 @@ export async function createConduit(config: Config, options: CreateOptions = {})
       directory,
       log,
       clock,
+      changes,
     ),
   );
 

@@ -15,7 +15,7 @@ export function randomToken(bytes = 32): string {
 
 /** SHA-256 digest, base64url. Tokens are stored only as this digest. */
 export function sha256(value: string | Buffer): string {
-  return createHash("sha256").update(value).digest("base64url");
+  return hash("sha256", value, "base64url"); // one-shot: no Hash object per call (token checks are hot)
 }
 
 /**

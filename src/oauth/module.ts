@@ -57,7 +57,11 @@ export async function installOAuth(conduit: Conduit): Promise<void> {
   };
   installed.set(conduit, { server, admin });
   conduit.resource.scopes = server.scopes;
-  conduit.resource.local = new LocalTokenVerifier(server.tokens, server.clock);
+  conduit.resource.local = new LocalTokenVerifier(
+    server.tokens,
+    server.clock,
+    conduit.storage.dialect === "sqlite",
+  );
   conduit.registry.register(
     defineService({
       name: "pub.oauth:removeExpiredAccessTokens",

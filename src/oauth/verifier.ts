@@ -12,6 +12,8 @@ export class LocalTokenVerifier implements TokenVerifier {
   constructor(
     private readonly tokens: TokenRepository,
     private readonly clock: Clock,
+    /** True where every revocation happens in this process and is published on its change feed (SQLite). */
+    readonly memoizable = false,
   ) {}
 
   async verify(value: string): Promise<ActiveToken | undefined> {

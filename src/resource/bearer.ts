@@ -1,5 +1,7 @@
 import { ConduitError, ForbiddenError, UnauthorizedError } from "../kernel/errors.js";
 import type { Logger } from "../kernel/logger.js";
+import type { ChangeFeed } from "../storage/change-feed.js";
+import type { UserRecord } from "../storage/repositories/users.js";
 import { systemClock, type Clock } from "../kernel/clock.js";
 import { nodeCovers } from "../services/types.js";
 import type { Authenticator, AuthRequest } from "../security/authentication.js";
@@ -8,6 +10,14 @@ import type { UserDirectory } from "../security/directory.js";
 import { principalFor, type Principal } from "../security/principal.js";
 import { REALM } from "../security/basic.js";
 import type { ActiveToken, ScopeCatalog, VerifierSelector } from "./types.js";
+
+interface Remembered {
+  header: string;
+  epoch: number;
+  expiresAt?: number;
+  user: UserRecord;
+  principal: Principal;
+}
 
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 
@@ -29,13 +39,38 @@ export class BearerAuthenticator implements Authenticator {
     private readonly directory: UserDirectory,
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
-  ) {}
+    changes?: ChangeFeed,
+  ) {
+    // Any change at all (a revocation, a client, a user, the settings) forgets every remembered token.
+    changes?.subscribe(() => (this.epoch += 1));
+  }
+
+  private epoch = 0;
+  private readonly byConnection = new WeakMap<object, Remembered>();
+
+  /**
+   * A token this connection presented before, when its verifier allows remembering it, nothing has
+   * changed since, it has not expired and its user is unchanged: no digest, no look-up.
+   */
+  cached(request: AuthRequest): Principal | undefined {
+    const remembered = request.connection && this.byConnection.get(request.connection);
+    if (
+      !remembered ||
+      remembered.header !== request.authorization ||
+      remembered.epoch !== this.epoch ||
+      (remembered.expiresAt !== undefined && remembered.expiresAt <= this.clock.now()) ||
+      this.directory.peek(remembered.user.username) !== remembered.user
+    )
+      return undefined;
+    return remembered.principal;
+  }
 
   async authenticate(request: AuthRequest): Promise<Principal | null> {
     const parsed = parseAuthorization(request.authorization);
     if (!parsed || parsed.scheme !== "bearer") return null;
     // RFC 6750 §2.1: b64token syntax.
     if (!TOKEN68.test(parsed.value)) throw this.invalid("malformed bearer token", request.ip);
+    const epoch = this.epoch;
     const verifier = await this.select(parsed.value);
     const token = await verifier.verify(parsed.value);
     if (!token) throw this.invalid("the access token is not active", request.ip);
@@ -56,6 +91,14 @@ export class BearerAuthenticator implements Authenticator {
       ...(token.clientId === undefined ? {} : { clientId: token.clientId }),
     };
     principal.authorizeService = (serviceName) => this.authorizeService(token, serviceName, request.ip);
+    if (verifier.memoizable && request.connection && request.authorization && epoch === this.epoch)
+      this.byConnection.set(request.connection, {
+        header: request.authorization,
+        epoch,
+        user,
+        principal,
+        ...(token.expiresAt === undefined ? {} : { expiresAt: token.expiresAt }),
+      });
     return principal;
   }
 

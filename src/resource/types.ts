@@ -17,6 +17,12 @@ export interface ActiveToken {
 
 export interface TokenVerifier {
   /**
+   * True when a positive answer stays true until the token expires or a change is published on this
+   * node's change feed (a revocation, a client or settings change): the bearer authenticator may then
+   * remember it for the connection that presented the token. False or absent: ask on every request.
+   */
+  readonly memoizable?: boolean;
+  /**
    * The token's claims, or undefined when it is not active (unknown, expired, revoked).
    * Throws an UnavailableError (503) when the authorization server cannot answer.
    */
