@@ -13,7 +13,7 @@ export class LocalTokenVerifier implements TokenVerifier {
     private readonly tokens: TokenRepository,
     private readonly clock: Clock,
     /** True where every revocation happens in this process and is published on its change feed (SQLite). */
-    readonly memoizable = false,
+    private readonly reusable = false,
   ) {}
 
   async verify(value: string): Promise<ActiveToken | undefined> {
@@ -30,6 +30,8 @@ export class LocalTokenVerifier implements TokenVerifier {
       subject: token.username,
       ...(token.expiresAt === undefined ? {} : { expiresAt: token.expiresAt }),
       server: "local",
+      // Valid until it expires, unless revoked, and every revocation here is published on the change feed.
+      ...(this.reusable ? { reusableUntil: token.expiresAt ?? Number.MAX_SAFE_INTEGER } : {}),
     };
   }
 }

@@ -14,7 +14,8 @@ import type { ActiveToken, ScopeCatalog, VerifierSelector } from "./types.js";
 interface Remembered {
   header: string;
   epoch: number;
-  expiresAt?: number;
+  /** The earlier of the token's expiry and how long its verifier vouches for the answer. */
+  until: number;
   user: UserRecord;
   principal: Principal;
 }
@@ -49,8 +50,8 @@ export class BearerAuthenticator implements Authenticator {
   private readonly byConnection = new WeakMap<object, Remembered>();
 
   /**
-   * A token this connection presented before, when its verifier allows remembering it, nothing has
-   * changed since, it has not expired and its user is unchanged: no digest, no look-up.
+   * A token this connection presented before, while its verifier vouches for the answer (reusableUntil),
+   * nothing has changed since, it has not expired and its user is unchanged: no digest, no look-up.
    */
   cached(request: AuthRequest): Principal | undefined {
     const remembered = request.connection && this.byConnection.get(request.connection);
@@ -58,7 +59,7 @@ export class BearerAuthenticator implements Authenticator {
       !remembered ||
       remembered.header !== request.authorization ||
       remembered.epoch !== this.epoch ||
-      (remembered.expiresAt !== undefined && remembered.expiresAt <= this.clock.now()) ||
+      remembered.until <= this.clock.now() ||
       this.directory.peek(remembered.user.username) !== remembered.user
     )
       return undefined;
@@ -91,13 +92,18 @@ export class BearerAuthenticator implements Authenticator {
       ...(token.clientId === undefined ? {} : { clientId: token.clientId }),
     };
     principal.authorizeService = (serviceName) => this.authorizeService(token, serviceName, request.ip);
-    if (verifier.memoizable && request.connection && request.authorization && epoch === this.epoch)
+    if (
+      token.reusableUntil !== undefined &&
+      request.connection &&
+      request.authorization &&
+      epoch === this.epoch
+    )
       this.byConnection.set(request.connection, {
         header: request.authorization,
         epoch,
+        until: Math.min(token.reusableUntil, token.expiresAt ?? Number.MAX_SAFE_INTEGER),
         user,
         principal,
-        ...(token.expiresAt === undefined ? {} : { expiresAt: token.expiresAt }),
       });
     return principal;
   }

@@ -13,15 +13,16 @@ export interface ActiveToken {
   expiresAt?: number;
   /** Which authorization server vouched for it: `local` or an external server's name. */
   server: string;
+  /**
+   * Until when (ms since the epoch) this answer may be reused for the same token without asking the
+   * verifier again, unless a change is published on this node's change feed (a revocation, a client,
+   * server or settings change). The bearer authenticator then remembers it for the connection that
+   * presented the token. Absent: ask on every request.
+   */
+  reusableUntil?: number;
 }
 
 export interface TokenVerifier {
-  /**
-   * True when a positive answer stays true until the token expires or a change is published on this
-   * node's change feed (a revocation, a client or settings change): the bearer authenticator may then
-   * remember it for the connection that presented the token. False or absent: ask on every request.
-   */
-  readonly memoizable?: boolean;
   /**
    * The token's claims, or undefined when it is not active (unknown, expired, revoked).
    * Throws an UnavailableError (503) when the authorization server cannot answer.

@@ -35,7 +35,7 @@ export abstract class CachingVerifier implements TokenVerifier {
     const hit = this.cache.fresh(key, now);
     if (hit) {
       this.metrics.countHit(this.server);
-      return this.accept(hit.token, now, "cached: the token is not active");
+      return reusable(this.accept(hit.token, now, "cached: the token is not active"), hit.freshUntil);
     }
     this.metrics.countMiss(this.server);
     try {
@@ -45,7 +45,8 @@ export abstract class CachingVerifier implements TokenVerifier {
         this.refuse(decided.refused);
         return null;
       });
-      return this.accept(verdict.token, this.clock.now(), "");
+      const accepted = this.accept(verdict.token, this.clock.now(), "");
+      return reusable(accepted, this.cache.fresh(key)?.freshUntil);
     } catch (error) {
       if (!(error instanceof UpstreamError)) throw error;
       return this.outage(key, error);
@@ -99,4 +100,9 @@ export abstract class CachingVerifier implements TokenVerifier {
   protected refuse(reason: string): void {
     this.log.info({ event: "bearer_refused", server: this.server, reason }, "bearer token refused");
   }
+}
+
+/** The answer, reusable (per connection) for as long as its cached verdict is fresh; stale ones never. */
+function reusable(token: ActiveToken | undefined, freshUntil: number | undefined): ActiveToken | undefined {
+  return token && freshUntil !== undefined ? { ...token, reusableUntil: freshUntil } : token;
 }
