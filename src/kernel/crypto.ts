@@ -8,9 +8,28 @@ import {
   type ScryptOptions,
 } from "node:crypto";
 
+/**
+ * Random bytes are drawn from the CSPRNG in blocks and handed out once each: one system call per block
+ * instead of one per token (Node's randomUUID does the same). A used byte is never handed out again.
+ */
+const POOL_SIZE = 8192;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+
+function takeRandom(bytes: number): Buffer {
+  if (bytes > POOL_SIZE) return randomBytes(bytes);
+  if (poolOffset + bytes > pool.length) {
+    pool = randomBytes(POOL_SIZE);
+    poolOffset = 0;
+  }
+  const out = pool.subarray(poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
+  return out;
+}
+
 /** A random token of `bytes` bytes of entropy (default 256 bits), base64url without padding. */
 export function randomToken(bytes = 32): string {
-  return randomBytes(bytes).toString("base64url");
+  return takeRandom(bytes).toString("base64url");
 }
 
 /** SHA-256 digest, base64url. Tokens are stored only as this digest. */

@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
+import { LRUCache } from "lru-cache";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
 import type { Database } from "./schema.js";
@@ -23,8 +24,27 @@ export function openSqlite(file: string): Storage {
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, dialect: "sqlite", close: () => db.destroy() };
+}
+
+/**
+ * Kysely prepares every query anew; better-sqlite3 statements can be reused, and preparing costs more than
+ * running a small insert. The API is synchronous, so a statement has finished before it is handed out
+ * again (Kysely iterates, and would keep one busy, only for streamed queries, which Conduit never uses).
+ */
+function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
+  const statements = new LRUCache<string, SQLite.Statement>({ max: 500 });
+  return new Proxy(sqlite, {
+    get(target, property, receiver) {
+      if (property !== "prepare") return Reflect.get(target, property, receiver) as unknown;
+      return (sql: string) => {
+        let statement = statements.get(sql);
+        if (!statement) statements.set(sql, (statement = target.prepare(sql)));
+        return statement;
+      };
+    },
+  });
 }
 
 export function openPostgres(
