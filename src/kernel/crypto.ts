@@ -1,5 +1,4 @@
 import {
-  createHash,
   createHmac,
   hash,
   randomBytes,
