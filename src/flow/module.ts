@@ -1,9 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { Conduit } from "../conduit.js";
-import type { Actor } from "../admin/audit.js";
 import { GlobalVariablesAdmin } from "../admin/global-variables.js";
 import { PackagesAdmin } from "../admin/packages-admin.js";
-import { requireAdministrator } from "../http/auth.js";
+import { guardAdminRoutes } from "../http/auth.js";
 import { clientServices, createHttpAgent } from "../services/builtins/client.js";
 import { flowEngineServices } from "./builtins.js";
 import { DEFAULT_MAX_STEPS, FlowEngine } from "./engine.js";
@@ -97,12 +96,7 @@ type Named = { Params: { name: string } };
 export async function flowRoutes(app: FastifyInstance, { conduit }: { conduit: Conduit }): Promise<void> {
   await app.register(
     async (api) => {
-      api.decorateRequest("flowActor", null);
-      api.addHook("preHandler", async (request) => {
-        const principal = await requireAdministrator(conduit, request);
-        (request as FastifyRequest & { flowActor: Actor }).flowActor = { principal, via: "api" };
-      });
-      const actor = (request: FastifyRequest) => (request as FastifyRequest & { flowActor: Actor }).flowActor;
+      const actor = guardAdminRoutes(api, conduit);
       const { packages, globals } = flowModule(conduit).admin;
 
       api.get("/packages", async () => packages.list());

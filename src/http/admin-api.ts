@@ -1,10 +1,9 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { Conduit } from "../conduit.js";
-import type { Actor } from "../admin/audit.js";
 import { tailLog } from "../admin/log-reader.js";
 import { BadRequestError } from "../kernel/errors.js";
 import { logFile } from "../kernel/logger.js";
-import { requireAdministrator } from "./auth.js";
+import { guardAdminRoutes } from "./auth.js";
 
 type Named = { Params: { name: string } };
 
@@ -15,12 +14,7 @@ const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 4
  * Each route is a thin translation to a use-case of src/admin/, shared with the console and the CLI.
  */
 export async function adminApiRoutes(app: FastifyInstance, { conduit }: { conduit: Conduit }): Promise<void> {
-  app.decorateRequest("actor", null);
-  app.addHook("preHandler", async (request) => {
-    const principal = await requireAdministrator(conduit, request);
-    (request as FastifyRequest & { actor: Actor }).actor = { principal, via: "api" };
-  });
-  const actor = (request: FastifyRequest) => (request as FastifyRequest & { actor: Actor }).actor;
+  const actor = guardAdminRoutes(app, conduit);
   const { security, services } = conduit.admin;
 
   app.get("/users", async () => security.listUsers());

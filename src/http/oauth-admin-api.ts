@@ -1,10 +1,7 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { Conduit } from "../conduit.js";
-import type { Actor } from "../admin/audit.js";
 import type { OAuthAdmin } from "../oauth/module.js";
-import { BadRequestError } from "../kernel/errors.js";
-import { containsNul } from "../oauth/text.js";
-import { requireAdministrator } from "./auth.js";
+import { guardAdminRoutes } from "./auth.js";
 
 type Named = { Params: { name: string } };
 
@@ -16,13 +13,7 @@ export async function oauthAdminRoutes(
   app: FastifyInstance,
   { conduit, admin }: { conduit: Conduit; admin: OAuthAdmin },
 ): Promise<void> {
-  const actors = new WeakMap<FastifyRequest, Actor>();
-  app.addHook("preHandler", async (request) => {
-    actors.set(request, { principal: await requireAdministrator(conduit, request), via: "api" });
-    if (containsNul([request.params, request.query, request.body]))
-      throw new BadRequestError("invalid_field", "values must not contain NUL characters");
-  });
-  const actor = (request: FastifyRequest): Actor => actors.get(request)!;
+  const actor = guardAdminRoutes(app, conduit);
   const noContent = { code: 204 } as const;
 
   app.get("/settings", async () => admin.settings.get());

@@ -1,11 +1,4 @@
-import {
-  createHmac,
-  hash,
-  randomBytes,
-  scrypt,
-  timingSafeEqual,
-  type ScryptOptions,
-} from "node:crypto";
+import { createHmac, hash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from "node:crypto";
 
 /**
  * Random bytes are drawn from the CSPRNG in blocks and handed out once each: one system call per block

@@ -1,10 +1,7 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { Actor } from "../../admin/audit.js";
+import type { FastifyInstance } from "fastify";
 import { ExternalServersAdmin } from "../../admin/external-servers.js";
 import type { Conduit } from "../../conduit.js";
-import { requireAdministrator } from "../../http/auth.js";
-import { BadRequestError } from "../../kernel/errors.js";
-import { containsNul } from "../../oauth/text.js";
+import { guardAdminRoutes } from "../../http/auth.js";
 import { registerMetrics } from "../../http/metrics.js";
 import { ResourceMetrics } from "./metrics.js";
 import { KyselyExternalServerRepository } from "./repository.js";
@@ -90,15 +87,7 @@ async function adminRoutes(
   conduit: Conduit,
   servers: ExternalServersAdmin,
 ): Promise<void> {
-  app.decorateRequest("actor", null);
-  app.addHook("preHandler", async (request) => {
-    const principal = await requireAdministrator(conduit, request);
-    (request as FastifyRequest & { actor: Actor }).actor = { principal, via: "api" };
-    // No name, URL or identifier holds U+0000, and PostgreSQL refuses it in text: a 400, not a 500.
-    if (containsNul([request.params, request.body]))
-      throw new BadRequestError("invalid_field", "values must not contain NUL characters");
-  });
-  const actor = (request: FastifyRequest) => (request as FastifyRequest & { actor: Actor }).actor;
+  const actor = guardAdminRoutes(app, conduit);
 
   app.get("/", async () => servers.list());
   app.post("/", async (request, reply) =>
