@@ -1,4 +1,5 @@
 import { STATUS_CODES } from "node:http";
+import { CONNECTION_FIELDS, FIELD_NAME, FIELD_VALUE } from "../http-fields.js";
 import { Readable } from "node:stream";
 import { Agent, request, type Dispatcher } from "undici";
 import { BadRequestError, ConduitError } from "../../kernel/errors.js";
@@ -9,25 +10,11 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_TIMEOUT_MS = 300_000;
 /** Largest response body read into the pipeline. */
 const MAX_BODY = 32 * 1024 * 1024;
-/** RFC 9110 §5.1: a field name is a token. */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** RFC 9110 §5.5: a field value is visible characters, spaces and tabs (obs-text included); no CR, LF, NUL. */
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /**
- * Fields the client manages itself: connection-specific ones (RFC 9110 §7.6.1, RFC 9112 §6.1) and the
- * framing of the body (RFC 9110 §8.6), which the data given decides.
+ * Fields the client manages itself: those of the connection and the body's framing (http-fields.ts), and
+ * `expect`, which the data given decides.
  */
-const MANAGED_FIELDS = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "te",
-  "trailer",
-  "upgrade",
-  "content-length",
-  "expect",
-]);
+const MANAGED_FIELDS: ReadonlySet<string> = new Set([...CONNECTION_FIELDS, "expect"]);
 
 /** A transport failure: no connection, a timeout, a reset. A flow failure, answered 503 at the top. */
 export class HttpTransportError extends ConduitError {
@@ -127,7 +114,7 @@ function headersOf(input: Record<string, unknown>, form: boolean): Record<string
   if (given !== undefined && given !== null) {
     if (typeof given !== "object" || Array.isArray(given)) throw invalid("headers", "must be a document");
     for (const [name, value] of Object.entries(given)) {
-      if (!TOKEN.test(name)) throw invalid("headers", "has an invalid header name (RFC 9110 §5.1)");
+      if (!FIELD_NAME.test(name)) throw invalid("headers", "has an invalid header name (RFC 9110 §5.1)");
       const lower = name.toLowerCase();
       if (MANAGED_FIELDS.has(lower)) throw invalid("headers", `may not set ${lower}: the client manages it`);
       headers[lower] = fieldValue("headers", value, `header ${lower}`);
