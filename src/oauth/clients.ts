@@ -193,16 +193,21 @@ export class ClientDirectory {
     this.cache = new LRUCache({ max: 10_000, ttl: options.ttlMs ?? 5_000 });
     changes.subscribe((change) => {
       if (change.kind !== "client") return;
+      this.generation += 1;
       if (change.key === undefined) this.cache.clear();
       else this.cache.delete(change.key);
     });
   }
 
+  /** Bumped by every change: a read that started before one is not cached after it (a disable wins). */
+  private generation = 0;
+
   async get(clientId: string): Promise<ClientRecord | undefined> {
     const hit = this.cache.get(clientId);
     if (hit) return hit.client ?? undefined;
+    const generation = this.generation;
     const client = await this.repository.get(clientId);
-    this.cache.set(clientId, { client: client ?? null });
+    if (generation === this.generation) this.cache.set(clientId, { client: client ?? null });
     return client;
   }
 }
