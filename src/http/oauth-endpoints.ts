@@ -151,6 +151,7 @@ function toOAuthRequest(request: FastifyRequest, isName: boolean): OAuthRequest 
     cookie: header("cookie"),
     accept: header("accept"),
     ip: request.ip,
+    connection: request.raw.socket,
     tls: request.protocol === "https",
     forwardedProto: header("x-forwarded-proto"),
     loopback: isLoopbackAddress(request.socket.remoteAddress ?? ""),

@@ -58,15 +58,24 @@ export async function authenticateClient(
   const bodySecret = param(params, "client_secret", { max: 512 });
   let id: string | undefined;
   let secret: string | undefined;
+  let digest: string | undefined;
   let method: ClientAuthMethod;
   if (header) {
-    const basic = parseBasic(header);
+    // The same keep-alive connection sending the same header again: the digest of its secret is known.
+    const remembered = request.connection && presented.get(request.connection);
+    const basic = remembered?.header === header ? remembered : parseBasic(header);
     if (!basic)
       throw invalidClient("the Authorization header is not valid client_secret_basic", BASIC_CHALLENGE);
     if (bodySecret !== undefined) throw invalidRequest("use one client authentication method only");
     if (bodyId !== undefined && bodyId !== basic.id)
       throw invalidRequest("client_id differs from the authenticated client");
-    ({ id, secret } = basic);
+    id = basic.id;
+    if ("digest" in basic) digest = basic.digest;
+    else {
+      secret = basic.secret;
+      digest = secretDigest(server, secret);
+      if (request.connection) presented.set(request.connection, { header, id, digest });
+    }
     method = "client_secret_basic";
   } else if (bodySecret !== undefined) {
     if (bodyId === undefined) throw invalidClient("client_id is required with client_secret");
@@ -84,14 +93,25 @@ export async function authenticateClient(
     if (!options.allowPublic) throw invalidClient("public clients may not use this endpoint");
     return { client, method };
   }
-  if (secret === undefined || !secretMatches(server, client, secret))
+  digest ??= secret === undefined ? undefined : secretDigest(server, secret);
+  if (digest === undefined || !digestMatches(server, client, digest))
     throw invalidClient("client authentication failed", challenge);
   return { client, method };
 }
 
+/**
+ * The keyed digest of the secret each connection presented in its Basic header, so a keep-alive client
+ * is not hashed again on every request. Only the digest is kept, and only while the connection lives;
+ * it is still compared with the client's current digests (and enabled flag) every time.
+ */
+const presented = new WeakMap<object, { header: string; id: string; digest: string }>();
+
 /** Constant-time check against the current secret and, inside its overlap window, the previous one. */
 export function secretMatches(server: OAuthServer, client: ClientRecord, secret: string): boolean {
-  const digest = secretDigest(server, secret);
+  return digestMatches(server, client, secretDigest(server, secret));
+}
+
+function digestMatches(server: OAuthServer, client: ClientRecord, digest: string): boolean {
   const current = client.secretDigest !== undefined && safeEqual(digest, client.secretDigest);
   const previous =
     client.previousSecretDigest !== undefined &&

@@ -29,6 +29,8 @@ export interface OAuthRequest {
   forwardedProto: string | undefined;
   /** Whether the peer is on a loopback address. */
   loopback: boolean;
+  /** The client connection (an opaque object): what a keep-alive connection proved is remembered on it. */
+  connection?: object;
 }
 
 export type OAuthResponse =
