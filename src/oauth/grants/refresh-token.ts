@@ -32,7 +32,7 @@ export const refreshTokenGrant: GrantHandler = async (context) => {
   const scopes = await grantableScopes(requested ?? token.scopes, client, server.scopes);
   await rotate(context, token);
   const count = token.refreshCount + 1;
-  return issueTokens(server, {
+  const issued = await issueTokens(server, {
     client,
     username: token.username,
     scopes,
@@ -40,6 +40,13 @@ export const refreshTokenGrant: GrantHandler = async (context) => {
     ...(refreshAllowed(client, count) ? { refresh: { scopes: token.scopes, count } } : {}),
     settings,
   });
+  // A reuse elsewhere may have revoked the family while these tokens were being written: then they are
+  // part of it too (the presented token is in the family, so its revocation shows it).
+  if ((await server.tokens.get(token.id))?.revokedAt !== undefined) {
+    await server.tokens.revokeGrant(token.grantId, server.clock.now());
+    throw invalidGrant("the refresh token was revoked");
+  }
+  return issued;
 };
 
 async function rotate({ server, settings, client, ip }: GrantContext, token: TokenRecord): Promise<void> {
