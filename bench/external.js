@@ -1,9 +1,6 @@
 // /invoke/pub.math/randomDouble with a third party's bearer token (warm introspection cache) on Conduit vs
 // a bare node:http server answering the same JSON. node-oidc-provider plays the third party (Okta) in a
 // process of its own; the introspection calls it receives during the measured run are printed.
-import { spawn } from "node:child_process";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const APP = { id: "bench-app", secret: "bench-app-secret-0123456789abcdef" };
@@ -21,26 +18,11 @@ const CLIENTS = [
 ];
 
 async function startThirdParty(lib) {
-  const port = await lib.freePort();
-  const issuer = `http://127.0.0.1:${port}`;
-  const script = join(dirname(fileURLToPath(import.meta.url)), "third-party-server.js");
-  const child = spawn(process.execPath, [script], {
-    env: { ...process.env, THIRD_PARTY_PORT: String(port), THIRD_PARTY_CLIENTS: JSON.stringify(CLIENTS) },
-    stdio: ["ignore", "ignore", "ignore", "ipc"],
-  });
-  await new Promise((resolve, reject) => {
-    child.once("message", resolve);
-    child.once("exit", () => reject(new Error("the third-party server exited")));
-  });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const provider = await lib.startThirdParty(CLIENTS);
   return {
-    issuer,
-    async introspections() {
-      const res = await fetch(`${issuer}/__introspections`);
-      return (await res.json()).introspections;
-    },
+    ...provider,
     async token() {
-      const res = await fetch(`${issuer}/token`, {
+      const res = await fetch(provider.tokenUrl, {
         method: "POST",
         headers: {
           authorization: lib.basic(APP.id, APP.secret),
@@ -51,10 +33,6 @@ async function startThirdParty(lib) {
       const body = await res.json();
       if (!body.access_token) throw new Error(`token request failed: ${JSON.stringify(body)}`);
       return body.access_token;
-    },
-    async stop() {
-      child.kill("SIGTERM");
-      await exited;
     },
   };
 }

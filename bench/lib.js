@@ -146,3 +146,34 @@ export async function compare(name, subject, reference) {
   console.log(`  (best of ${ROUNDS} rounds each; per-round ratios: ${perRound})`);
   return r;
 }
+
+/**
+ * node-oidc-provider (in-memory adapter) in a process of its own (bench/third-party-server.js), with the
+ * given clients; answers its issuer, and how many introspection calls it has received.
+ */
+export async function startThirdParty(clients) {
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [join(root, "bench/third-party-server.js")], {
+    env: { ...process.env, THIRD_PARTY_PORT: String(port), THIRD_PARTY_CLIENTS: JSON.stringify(clients) },
+    stdio: ["ignore", "ignore", "ignore", "ipc"],
+  });
+  await new Promise((resolve, reject) => {
+    child.once("message", resolve);
+    child.once("exit", () => reject(new Error("the third-party server (node-oidc-provider) exited")));
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  return {
+    issuer,
+    tokenUrl: `${issuer}/token`,
+    introspectionUrl: `${issuer}/token/introspection`,
+    async introspections() {
+      const res = await fetch(`${issuer}/__introspections`);
+      return (await res.json()).introspections;
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}

@@ -1,19 +1,14 @@
 // The authorization server: client_credentials issuance and RFC 7662 introspection on Conduit (tokens stored
 // durably in SQLite) vs node-oidc-provider with its in-memory store, side by side in this run; then
 // /invoke/pub.math/randomDouble with one of Conduit's own bearer tokens vs a bare node:http server.
-import { spawn } from "node:child_process";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 
 const APP = { id: "bench-app", secret: "bench-app-secret-0123456789abcdef" };
 const RS = { id: "bench-rs", secret: "bench-rs-secret-0123456789abcdef" };
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
 
-/** node-oidc-provider (in-memory adapter) in a process of its own (bench/third-party-server.js). */
-async function startOidcProvider(lib) {
-  const port = await lib.freePort();
-  const issuer = `http://127.0.0.1:${port}`;
-  const clients = [
+/** node-oidc-provider with a client for issuance and one for introspection (a resource server). */
+function startOidcProvider(lib) {
+  return lib.startThirdParty([
     {
       client_id: APP.id,
       client_secret: APP.secret,
@@ -23,25 +18,7 @@ async function startOidcProvider(lib) {
       scope: "invoke",
     },
     { client_id: RS.id, client_secret: RS.secret, grant_types: [], response_types: [], redirect_uris: [] },
-  ];
-  const script = join(dirname(fileURLToPath(import.meta.url)), "third-party-server.js");
-  const child = spawn(process.execPath, [script], {
-    env: { ...process.env, THIRD_PARTY_PORT: String(port), THIRD_PARTY_CLIENTS: JSON.stringify(clients) },
-    stdio: ["ignore", "ignore", "ignore", "ipc"],
-  });
-  await new Promise((resolve, reject) => {
-    child.once("message", resolve);
-    child.once("exit", () => reject(new Error("node-oidc-provider exited")));
-  });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  return {
-    tokenUrl: `${issuer}/token`,
-    introspectionUrl: `${issuer}/token/introspection`,
-    async stop() {
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
+  ]);
 }
 
 async function call(url, { method = "POST", headers = {}, body } = {}) {
