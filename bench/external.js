@@ -2,7 +2,6 @@
 // a bare node:http server answering the same JSON. node-oidc-provider plays the third party (Okta) in a
 // process of its own; the introspection calls it receives during the measured run are printed.
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const APP = { id: "bench-app", secret: "bench-app-secret-0123456789abcdef" };
 const RS = { id: "bench-conduit", secret: "bench-conduit-secret-0123456789abcdef" };
 const CLIENTS = [
@@ -81,23 +80,13 @@ export default async function run(lib) {
     const check = await fetch(url, { headers });
     if (check.status !== 200) throw new Error(`the third-party token was refused: ${check.status}`);
 
-    // Two rounds, reference and subject one after the other, the best of each kept: on a shared machine
-    // this measures capacity rather than whichever neighbour was busy during one of the two runs.
     const before = await partner.introspections();
-    let reference;
-    let subject;
-    for (let round = 0; round < ROUNDS; round++) {
-      const r = await lib.measure({ url: `${bare.url}/invoke/pub.math/randomDouble` });
-      const s = await lib.measure({ url, headers });
-      if (!reference || r.rps > reference.rps) reference = r;
-      if (!subject || s.rps > subject.rps) subject = s;
-    }
-    const calls = (await partner.introspections()) - before;
-    lib.ratio(
+    await lib.compare(
       "invoke pub.math/randomDouble with a third-party token (warm cache) vs bare node:http",
-      subject,
-      reference,
+      { url, headers },
+      { url: `${bare.url}/invoke/pub.math/randomDouble` },
     );
+    const calls = (await partner.introspections()) - before;
     console.log(
       `  upstream introspection calls during the run: ${calls} (1 before it, which warmed the cache)`,
     );
