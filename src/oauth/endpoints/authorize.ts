@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import { randomToken, sha256 } from "../../kernel/crypto.js";
 import { timeOrderedId } from "../ids.js";
 import { parseAuthorization } from "../../security/authentication.js";
@@ -142,17 +143,39 @@ async function continueAuthorization(step: Step): Promise<OAuthResponse> {
     return approval(...signIn(step, ticket, principal.username), client);
   }
   const decision = single(params, "decision");
-  if (decision === "deny")
-    return redirect(request, ticket.redirectUri, {
-      error: "access_denied",
-      error_description: "the resource owner denied the request",
-      state: ticket.state,
-      iss: server.issuer,
-    });
-  if (decision !== "approve") throw invalidRequest("decision must be approve or deny");
+  if (decision !== "approve" && decision !== "deny") throw invalidRequest("decision must be approve or deny");
   const chosen = [params.scope ?? []].flat().filter((s) => ticket.scopes.includes(s));
-  if (chosen.length === 0) return approval(step, ticket, client, "Keep at least one scope, or deny.");
-  return issueCode(step, ticket, [...new Set(chosen)]);
+  if (decision === "approve" && chosen.length === 0)
+    return approval(step, ticket, client, "Keep at least one scope, or deny.");
+  // A decision is taken once: the approval form cannot be sent again for another code.
+  if (!spend(text!)) throw invalidRequest("this approval was already submitted; start again");
+  const spent = { "set-cookie": newCookieNonce(step.secure).setCookie };
+  if (decision === "deny")
+    return redirect(
+      request,
+      ticket.redirectUri,
+      {
+        error: "access_denied",
+        error_description: "the resource owner denied the request",
+        state: ticket.state,
+        iss: server.issuer,
+      },
+      spent,
+    );
+  return issueCode(step, ticket, [...new Set(chosen)], spent);
+}
+
+/**
+ * Approval tickets already decided, until they expire. With the cookie nonce renewed at the decision, the
+ * same browser cannot replay the form; this set refuses a replay with the old cookie too (on this node).
+ */
+const decided = new LRUCache<string, true>({ max: 100_000, ttl: TICKET_LIFETIME_MS });
+
+function spend(ticket: string): boolean {
+  const key = sha256(ticket);
+  if (decided.has(key)) return false;
+  decided.set(key, true);
+  return true;
 }
 
 /**
@@ -198,7 +221,12 @@ async function approval(
 }
 
 /** RFC 6749 §4.1.2: a single-use code (RFC 9700 §4.2.4), short-lived, bound to client, redirect URI and PKCE. */
-async function issueCode(step: Step, ticket: Ticket, scopes: string[]): Promise<OAuthResponse> {
+async function issueCode(
+  step: Step,
+  ticket: Ticket,
+  scopes: string[],
+  headers: Record<string, string>,
+): Promise<OAuthResponse> {
   const { server, settings } = step;
   const code = randomToken(32);
   const now = server.clock.now();
@@ -219,7 +247,12 @@ async function issueCode(step: Step, ticket: Ticket, scopes: string[]): Promise<
     { event: "oauth_code_issued", clientId: ticket.clientId, user: ticket.username, scopes },
     "authorization approved",
   );
-  return redirect(step.request, ticket.redirectUri, { code, state: ticket.state, iss: server.issuer });
+  return redirect(
+    step.request,
+    ticket.redirectUri,
+    { code, state: ticket.state, iss: server.issuer },
+    headers,
+  );
 }
 
 function form(step: Step, ticket: Ticket, client: ClientRecord) {
@@ -246,12 +279,13 @@ function redirect(
   request: OAuthRequest,
   uri: string,
   params: Record<string, string | undefined>,
+  headers: Record<string, string> = {},
 ): OAuthResponse {
   return {
     kind: "redirect",
     status: request.method === "POST" ? 303 : 302,
     location: withParams(uri, params),
-    headers: { ...NO_STORE },
+    headers: { ...NO_STORE, ...headers },
   };
 }
 
