@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Conduit } from "../conduit.js";
 import { BadRequestError, NotFoundError } from "../kernel/errors.js";
+import { MAX_DOCUMENT_DEPTH, nestsDeeperThan } from "../services/depth.js";
 import type { Pipeline, ResponseControl, TransportInfo } from "../services/types.js";
 import { authenticate } from "./auth.js";
 
@@ -47,6 +48,11 @@ function inputOf(request: FastifyRequest): Pipeline {
   if (body === undefined || body === null || body === "") return { ...query };
   if (typeof body !== "object" || Array.isArray(body) || Buffer.isBuffer(body))
     throw new BadRequestError("invalid_body", "the request body must be a JSON object or a form");
+  if (nestsDeeperThan(body))
+    throw new BadRequestError(
+      "input_too_deep",
+      `the input nests documents more than ${MAX_DOCUMENT_DEPTH} levels deep`,
+    );
   return { ...query, ...(body as Pipeline) };
 }
 

@@ -1,4 +1,5 @@
 import { BadRequestError } from "../../kernel/errors.js";
+import { MAX_DOCUMENT_DEPTH, nestsDeeperThan } from "../depth.js";
 import { defineService, type ServiceDefinition } from "../types.js";
 
 /** pub.json: JSON text to documents and back. */
@@ -11,12 +12,20 @@ export const jsonServices: ServiceDefinition[] = [
       output: [{ name: "document", type: "any" }],
     },
     run: ({ jsonString }) => {
+      let document: unknown;
       try {
-        return { document: JSON.parse(jsonString as string) as unknown };
+        document = JSON.parse(jsonString as string) as unknown;
       } catch {
         // The parser's message quotes the input, which may hold secrets: say only what is wrong.
         throw new BadRequestError("invalid_json", "jsonString is not valid JSON", { field: "jsonString" });
       }
+      if (nestsDeeperThan(document))
+        throw new BadRequestError(
+          "input_too_deep",
+          `jsonString nests documents more than ${MAX_DOCUMENT_DEPTH} levels deep`,
+          { field: "jsonString" },
+        );
+      return { document };
     },
   }),
   defineService({
@@ -29,8 +38,14 @@ export const jsonServices: ServiceDefinition[] = [
       ],
       output: [{ name: "jsonString", type: "string" }],
     },
-    run: ({ document, prettyPrint }) => ({
-      jsonString: JSON.stringify(document, null, prettyPrint ? 2 : undefined),
-    }),
+    run: ({ document, prettyPrint }) => {
+      if (nestsDeeperThan(document))
+        throw new BadRequestError(
+          "input_too_deep",
+          `document nests more than ${MAX_DOCUMENT_DEPTH} levels deep`,
+          { field: "document" },
+        );
+      return { jsonString: JSON.stringify(document, null, prettyPrint ? 2 : undefined) };
+    },
   }),
 ];

@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DATABASES, startServer, type TestServer } from "../support/server.js";
+
+/** The final acceptance review's findings on the HTTP surface, each checked over real HTTP. */
+describe.each(DATABASES)("acceptance review: HTTP surface (%s)", (database) => {
+  let server: TestServer;
+  const json = (method: string, path: string, body?: string) =>
+    fetch(`${server.url}${path}`, {
+      method,
+      headers: { authorization: server.adminAuth, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body }),
+    });
+  /** `{"a":{"a":…1…}}`, `levels` objects deep. */
+  const nested = (levels: number) => `${'{"a":'.repeat(levels)}1${"}".repeat(levels)}`;
+
+  beforeAll(async () => {
+    server = await startServer({ database });
+  });
+  afterAll(async () => server?.close());
+
+  it("takes an empty application/json body as no body (curl -H content-type:application/json -X POST)", async () => {
+    const created = await json(
+      "POST",
+      "/admin/api/oauth/clients",
+      JSON.stringify({
+        clientName: "empty-body",
+        version: "1",
+        type: "confidential",
+        grantTypes: ["client_credentials"],
+        runAsUser: "Administrator",
+      }),
+    );
+    expect(created.status).toBe(201);
+    const { clientId } = (await created.json()) as { clientId: string };
+
+    const secret = await json("POST", `/admin/api/oauth/clients/${clientId}/secret`);
+    expect(secret.status).toBe(200);
+    expect(await secret.json()).toMatchObject({ clientId, clientSecret: expect.any(String) });
+
+    const initial = await json("POST", "/admin/api/oauth/initial-access-tokens", "");
+    expect(initial.status).toBe(201);
+    expect(await initial.json()).toMatchObject({ token: expect.any(String) });
+
+    const invoked = await json("POST", "/invoke/pub.math/addInts?num1=40&num2=2", "  ");
+    expect(invoked.status).toBe(200);
+    expect(await invoked.json()).toEqual({ value: 42 });
+
+    // An empty body where one is required is the usual 400 naming what is missing, never a 500.
+    const user = await json("POST", "/admin/api/users");
+    expect(user.status).toBe(400);
+    // Broken JSON is still refused.
+    const broken = await json("POST", "/admin/api/oauth/initial-access-tokens", "{");
+    expect(broken.status).toBe(400);
+    expect(await broken.json()).toMatchObject({ error: "invalid_json" });
+    const poisoned = await json("POST", "/invoke/pub.math/addInts", '{"__proto__":{"num1":1},"num2":2}');
+    expect(poisoned.status).toBe(400);
+  });
+
+  it("refuses documents nested too deep with a 400, never a 500 from a stack overflow", async () => {
+    for (const service of ["pub.json/documentToJSONString", "pub.flow/tracePipeline", "pub.math/addInts"]) {
+      const res = await json("POST", `/invoke/${service}`, `{"document":${nested(100_000)}}`);
+      expect(res.status, service).toBe(400);
+      expect(await res.json()).toMatchObject({ error: "input_too_deep" });
+    }
+    const arrays = await json(
+      "POST",
+      "/invoke/pub.json/documentToJSONString",
+      `{"document":${"[".repeat(50_000)}${"]".repeat(50_000)}}`,
+    );
+    expect(arrays.status).toBe(400);
+
+    // JSON text parsed by a service is held to the same limit.
+    const parsed = await json(
+      "POST",
+      "/invoke/pub.json/jsonStringToDocument",
+      JSON.stringify({ jsonString: nested(20_000) }),
+    );
+    expect(parsed.status).toBe(400);
+    expect(await parsed.json()).toMatchObject({ error: "input_too_deep", field: "jsonString" });
+
+    // Real documents, however nested in practice, pass.
+    const ok = await json("POST", "/invoke/pub.json/documentToJSONString", `{"document":${nested(90)}}`);
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { jsonString: string }).jsonString).toBe(nested(90));
+    const back = await json(
+      "POST",
+      "/invoke/pub.json/jsonStringToDocument",
+      JSON.stringify({ jsonString: nested(90) }),
+    );
+    expect(back.status).toBe(200);
+    expect(await fetch(`${server.url}/health`).then((r) => r.status)).toBe(200);
+  });
+});
