@@ -53,5 +53,9 @@ main().catch((error: unknown) => {
   process.stderr.write(
     `conduit: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
   );
-  process.exit(1);
+  // No process.exit() at once: the log file may still be opening, and pino's flush at exit would then
+  // throw ("sonic boom is not ready yet") over the message above. The process ends by itself once
+  // nothing is pending; the timer only bounds the wait.
+  process.exitCode = 1;
+  setTimeout(() => process.exit(1), 2000).unref();
 });

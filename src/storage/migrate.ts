@@ -17,6 +17,8 @@ export async function migrateToLatest(db: Kysely<any>): Promise<void> {
   const failed = results?.find((r) => r.status === "Error");
   if (error || failed) {
     const reason = error instanceof Error ? error.message : String(error ?? "");
-    throw new Error(`migration ${failed?.migrationName ?? ""} failed: ${reason}`);
+    throw new Error(
+      failed ? `migration ${failed.migrationName} failed: ${reason}` : `database migration failed: ${reason}`,
+    );
   }
 }

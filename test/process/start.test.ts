@@ -147,6 +147,20 @@ describe("the server process", { timeout: 120_000 }, () => {
     }
   });
 
+  it("fails to start after the log is open with one line naming the cause and exit 1, no crash of the logger", async () => {
+    const closed = await freePort(); // nothing listens there
+    for (const env of [
+      { DATABASE_URL: `postgres://127.0.0.1:${closed}/conduit` } as Record<string, string>,
+      { CONDUIT_SECRET_KEY: "not-a-key" },
+    ]) {
+      const server = await spawnServer({ CONDUIT_DATA_DIR: tempDir(), CONDUIT_LOG_STDOUT: "false", ...env });
+      expect(await server.exit).toBe(1);
+      const name = Object.keys(env)[0]!;
+      expect(server.stderr(), name).toMatch(/^conduit: failed to start: .+\n$/);
+      expect(server.stderr(), name).not.toMatch(/sonic boom|\n\s+at /);
+    }
+  });
+
   it("starts several nodes at once on one PostgreSQL database, migrating safely", async () => {
     const database = await freshPostgresDatabase();
     try {
