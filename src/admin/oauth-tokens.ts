@@ -6,6 +6,8 @@ import { audit, type Actor } from "./audit.js";
 
 export interface TokenView {
   id: string;
+  /** The client's id, under the contract's name (`clientId` too, the name of the filter). */
+  client: string;
   clientId: string;
   owner: string | null;
   scope: string;
@@ -90,6 +92,7 @@ function view(token: TokenRecord, now: number): TokenView {
   const expired = token.expiresAt !== undefined && token.expiresAt <= now;
   return {
     id: token.id,
+    client: token.clientId,
     clientId: token.clientId,
     owner: token.username ?? null,
     scope: token.scopes.join(" "),

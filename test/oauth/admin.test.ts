@@ -116,6 +116,7 @@ describe.each(DATABASES)("OAuth admin API and settings (%s)", (database) => {
     expect(listed.body).toHaveLength(1);
     const row = listed.body[0] as Json;
     expect(row).toMatchObject({
+      client: client.clientId,
       clientId: client.clientId,
       owner: USER,
       scope: "math",
