@@ -18,6 +18,9 @@ export function parseForm(text: string): FormBody {
 export function registerFormParser(app: FastifyInstance): void {
   // JSON as Fastify parses it (prototype poisoning refused), except that an empty body is no body, as
   // if none had been sent: `curl -H 'content-type: application/json' -X POST …/secret` just works.
+  // Bodies are JSON or forms: text/plain is refused with 415 like any other media type, not taken as a
+  // string that the routes would then refuse with a different error.
+  app.removeContentTypeParser("text/plain");
   const json = app.getDefaultJsonParser("error", "error");
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {

@@ -56,6 +56,26 @@ describe.each(DATABASES)("acceptance review: HTTP surface (%s)", (database) => {
     expect(poisoned.status).toBe(400);
   });
 
+  it("refuses a text/plain body with 415 as the README says, like any other media type", async () => {
+    for (const path of ["/invoke/pub.math/randomDouble", "/admin/api/users", "/admin/api/oauth/scopes"]) {
+      const res = await fetch(`${server.url}${path}`, {
+        method: "POST",
+        headers: { authorization: server.adminAuth, "content-type": "text/plain" },
+        body: '{"num1":1}',
+      });
+      expect(res.status, path).toBe(415);
+      expect(await res.json()).toMatchObject({ error: "unsupported_media_type" });
+    }
+    // The OAuth endpoints answer in their own RFC 6749 error format.
+    const token = await fetch(`${server.url}/oauth2/token`, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: "grant_type=client_credentials",
+    });
+    expect(token.status).toBe(415);
+    expect(await token.json()).toMatchObject({ error: "invalid_request" });
+  });
+
   it("refuses documents nested too deep with a 400, never a 500 from a stack overflow", async () => {
     for (const service of ["pub.json/documentToJSONString", "pub.flow/tracePipeline", "pub.math/addInts"]) {
       const res = await json("POST", `/invoke/${service}`, `{"document":${nested(100_000)}}`);
