@@ -6,7 +6,7 @@ import Fastify, {
 } from "fastify";
 import type { Conduit } from "./conduit.js";
 import { adminApiRoutes } from "./http/admin-api.js";
-import { sendError } from "./http/errors.js";
+import { clientErrorHandler, sendError } from "./http/errors.js";
 import { registerFormParser } from "./http/form.js";
 import { invokeRoutes } from "./http/invoke.js";
 import { flowRoutes } from "./flow/module.js";
@@ -31,6 +31,7 @@ export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 1024 },
     // Errors of the router (a bad percent-encoding, a parameter over maxParamLength) get our JSON too.
     frameworkErrors: (error, request, reply) => sendError(request, reply, error),
+    clientErrorHandler,
   });
   registerFormParser(app);
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ConduitError } from "../kernel/errors.js";
 import { databaseFailure } from "../storage/failures.js";
@@ -76,4 +78,30 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
     );
   for (const [name, value] of Object.entries(headers)) reply.header(name, value);
   return reply.code(status).type("application/json; charset=utf-8").send(body);
+}
+
+/** What Node's HTTP parser refuses before any route sees it, by error code: status, stable code, message. */
+const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "request_timeout", "the request took too long to arrive"],
+  HPE_HEADER_OVERFLOW: [431, "headers_too_large", "the request headers are too large"],
+};
+
+/**
+ * A request Node's HTTP parser cannot read (a NUL in the path, a bad chunk, conflicting lengths):
+ * the answer is our JSON error too, then the connection is closed, as Node and Fastify do by default.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, code, message] = CLIENT_ERRORS[error.code ?? ""] ?? [
+    400,
+    "bad_request",
+    "the request is not valid HTTP",
+  ];
+  const body = JSON.stringify({ error: code, message });
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
+  socket.destroy(error);
 }

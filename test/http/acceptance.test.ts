@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASES, startServer, type TestServer } from "../support/server.js";
 
@@ -54,6 +55,36 @@ describe.each(DATABASES)("acceptance review: HTTP surface (%s)", (database) => {
     expect(await broken.json()).toMatchObject({ error: "invalid_json" });
     const poisoned = await json("POST", "/invoke/pub.math/addInts", '{"__proto__":{"num1":1},"num2":2}');
     expect(poisoned.status).toBe(400);
+  });
+
+  /** Sends bytes exactly as written and collects the answer until the server closes the connection. */
+  const rawExchange = (payload: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(server.url).port), "127.0.0.1");
+      let answer = "";
+      socket.on("data", (chunk: Buffer) => (answer += chunk.toString("latin1")));
+      socket.on("close", () => resolve(answer));
+      socket.on("error", (error: NodeJS.ErrnoException) =>
+        error.code === "ECONNRESET" ? resolve(answer) : reject(error),
+      );
+      socket.write(payload, "latin1");
+    });
+
+  it("answers requests that are not valid HTTP with our JSON error and closes the connection", async () => {
+    const auth = `Authorization: ${server.adminAuth}\r\n`;
+    for (const payload of [
+      `GET /invoke/pub.math/random\0Double HTTP/1.1\r\nHost: x\r\n${auth}\r\n`,
+      `POST /invoke/pub.math/addInts HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 5\r\nContent-Length: 6\r\n\r\n{"a":1}`,
+      `POST /invoke/pub.math/addInts HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`,
+    ]) {
+      const answer = await rawExchange(payload);
+      expect(answer, JSON.stringify(payload)).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+      expect(JSON.parse(answer.split("\r\n\r\n")[1]!)).toEqual({
+        error: "bad_request",
+        message: "the request is not valid HTTP",
+      });
+    }
+    expect(await fetch(`${server.url}/health`).then((r) => r.status)).toBe(200);
   });
 
   it("refuses a text/plain body with 415 as the README says, like any other media type", async () => {
