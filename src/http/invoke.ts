@@ -26,6 +26,16 @@ export async function invokeRoutes(app: FastifyInstance, { conduit }: { conduit:
   };
   app.get("/invoke/*", handler);
   app.post("/invoke/*", handler);
+  // Another method on a service is the wrong method (405 naming the right ones), not an unknown route.
+  app.route({
+    method: ["PUT", "DELETE", "PATCH"],
+    url: "/invoke/*",
+    handler: async (request, reply) =>
+      reply
+        .code(405)
+        .header("allow", "GET, POST")
+        .send({ error: "method_not_allowed", message: `${request.method} is not allowed: use GET or POST` }),
+  });
 }
 
 /** `a.b/c` or `a.b:c` → `a.b:c`. Folder and service names are case-sensitive, as in IS. */

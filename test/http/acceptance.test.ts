@@ -87,6 +87,18 @@ describe.each(DATABASES)("acceptance review: HTTP surface (%s)", (database) => {
     expect(await fetch(`${server.url}/health`).then((r) => r.status)).toBe(200);
   });
 
+  it("answers another method on /invoke with 405 and Allow: GET, POST", async () => {
+    for (const method of ["PUT", "DELETE", "PATCH"]) {
+      const res = await fetch(`${server.url}/invoke/pub.math/randomDouble`, {
+        method,
+        headers: { authorization: server.adminAuth },
+      });
+      expect(res.status, method).toBe(405);
+      expect(res.headers.get("allow")).toBe("GET, POST");
+      expect(await res.json()).toMatchObject({ error: "method_not_allowed" });
+    }
+  });
+
   it("refuses a text/plain body with 415 as the README says, like any other media type", async () => {
     for (const path of ["/invoke/pub.math/randomDouble", "/admin/api/users", "/admin/api/oauth/scopes"]) {
       const res = await fetch(`${server.url}${path}`, {
