@@ -7,13 +7,21 @@ export interface ThrottleOptions {
   maxDelayMs?: number;
   /** How long a failure counts. */
   windowMs?: number;
-  /** Attempts that may wait or run at once per user and per address; more are refused at once. */
+  /** Attempts that may wait or run at once per user; more are refused at once. */
   maxPending?: number;
+  /**
+   * The same, per client address. Addresses are shared (a proxy, an office NAT), so they are given more
+   * room than a user: more free failures, a lower delay cap, more attempts at once.
+   */
+  addressFreeAttempts?: number;
+  addressMaxDelayMs?: number;
+  addressMaxPending?: number;
 }
 
 /**
  * Slows down repeated failed logins for one user or from one address: after `freeAttempts` failures
- * within `windowMs`, each further attempt waits, doubling up to `maxDelayMs`. Attempts still in progress
+ * within `windowMs`, each further attempt waits, doubling up to `maxDelayMs` (addresses, often shared by
+ * many people, have their own, looser limits). Attempts still in progress
  * count too, so a burst of parallel guesses is queued behind growing delays instead of all running at
  * once, and past `maxPending` waiting attempts the next is refused without hashing anything. Waiting never
  * blocks the event loop, and a success clears the user's count.
@@ -28,11 +36,16 @@ export class LoginThrottle {
 
   /** The delay before this attempt runs, without reserving it (for display and tests). */
   delayMs(username: string, ip: string): number {
-    const count = Math.max(this.count(`u:${username}`), this.count(`ip:${ip}`));
-    const free = this.options.freeAttempts ?? 5;
+    const o = this.options;
+    return Math.max(
+      this.delayFor(this.count(`u:${username}`), o.freeAttempts ?? 5, o.maxDelayMs ?? 10_000),
+      this.delayFor(this.count(`ip:${ip}`), o.addressFreeAttempts ?? 20, o.addressMaxDelayMs ?? 2_000),
+    );
+  }
+
+  private delayFor(count: number, free: number, max: number): number {
     if (count < free) return 0;
-    const base = this.options.baseDelayMs ?? 250;
-    return Math.min(base * 2 ** Math.min(count - free, 16), this.options.maxDelayMs ?? 10_000);
+    return Math.min((this.options.baseDelayMs ?? 250) * 2 ** Math.min(count - free, 16), max);
   }
 
   /**
@@ -40,8 +53,10 @@ export class LoginThrottle {
    * attempts for this user or address are already waiting (refuse at once). Call `release` afterwards.
    */
   reserve(username: string, ip: string): number | undefined {
-    const max = this.options.maxPending ?? 10;
-    if ((this.pending.get(`u:${username}`) ?? 0) >= max || (this.pending.get(`ip:${ip}`) ?? 0) >= max)
+    if (
+      (this.pending.get(`u:${username}`) ?? 0) >= (this.options.maxPending ?? 10) ||
+      (this.pending.get(`ip:${ip}`) ?? 0) >= (this.options.addressMaxPending ?? 50)
+    )
       return undefined;
     const delay = this.delayMs(username, ip);
     for (const key of [`u:${username}`, `ip:${ip}`]) this.pending.set(key, (this.pending.get(key) ?? 0) + 1);

@@ -15,7 +15,7 @@ describe("LoginThrottle", () => {
   });
 
   it("counts per user and per address, and a success clears the user's count only", () => {
-    const throttle = new LoginThrottle({ freeAttempts: 2, baseDelayMs: 50 });
+    const throttle = new LoginThrottle({ freeAttempts: 2, addressFreeAttempts: 2, baseDelayMs: 50 });
     for (const user of ["a", "b", "c"]) throttle.recordFailure(user, "10.0.0.9");
     // One address guessing many users is slowed down even for a user it has not tried yet.
     expect(throttle.delayMs("new-user", "10.0.0.9")).toBe(100); // 3 failures: 50 × 2^(3-2)
@@ -53,6 +53,7 @@ describe("LoginThrottle with attempts in progress", () => {
       baseDelayMs: 100,
       maxDelayMs: 10_000,
       maxPending: 5,
+      addressMaxPending: 5,
     });
     const delays = Array.from({ length: 5 }, () => throttle.reserve("ada", "10.0.0.1"));
     expect(delays).toEqual([0, 0, 100, 200, 400]);
@@ -61,5 +62,19 @@ describe("LoginThrottle with attempts in progress", () => {
     expect(throttle.reserve("bob", "10.0.0.1")).toBeUndefined(); // same address
     for (let i = 0; i < 5; i++) throttle.release("ada", "10.0.0.1");
     expect(throttle.reserve("ada", "10.0.0.1")).toBe(0);
+  });
+});
+
+describe("LoginThrottle defaults for shared addresses", () => {
+  it("lets an address fail more often than a user before slowing it, and caps its delay lower", () => {
+    const throttle = new LoginThrottle();
+    for (let i = 0; i < 10; i++) throttle.recordFailure(`guess-${i}`, "10.1.1.1");
+    // Ten failures of ten different people behind one proxy: a new person is not slowed down.
+    expect(throttle.delayMs("newcomer", "10.1.1.1")).toBe(0);
+    for (let i = 0; i < 40; i++) throttle.recordFailure(`guess-${i}`, "10.1.1.1");
+    expect(throttle.delayMs("newcomer", "10.1.1.1")).toBe(2_000);
+    // One user guessed at: slowed after five, up to ten seconds, from any address.
+    for (let i = 0; i < 30; i++) throttle.recordFailure("ada", `10.2.0.${i}`);
+    expect(throttle.delayMs("ada", "10.9.9.9")).toBe(10_000);
   });
 });
