@@ -28,7 +28,7 @@ export interface GroupView {
 const BUILTIN_GROUPS = [ADMINISTRATORS, EVERYBODY];
 const MIN_PASSWORD = 8;
 
-/** Users, groups and ACLs: the use-cases behind the admin API, the console and the CLI. */
+/** Users, groups and ACLs: the use-cases behind the admin API and the CLI (and the console to come). */
 export class SecurityAdmin {
   constructor(
     private readonly users: UserRepository,

@@ -10,8 +10,8 @@ type Named = { Params: { name: string } };
 const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
 
 /**
- * `/admin/api/*`: JSON, camelCase, for users in Administrators (HTTP Basic or the console session).
- * Each route is a thin translation to a use-case of src/admin/, shared with the console and the CLI.
+ * `/admin/api/*`: JSON, camelCase, for users in Administrators (HTTP Basic; a browser console is not built yet).
+ * Each route is a thin translation to a use-case of src/admin/, shared with the CLI (and the console to come).
  */
 export async function adminApiRoutes(app: FastifyInstance, { conduit }: { conduit: Conduit }): Promise<void> {
   const actor = guardAdminRoutes(app, conduit);

@@ -18,7 +18,7 @@ export function authenticate(
   return conduit.auth.cached(credentials) ?? conduit.auth.authenticate(credentials);
 }
 
-/** The admin API and console: a user in Administrators, else 401 (no credentials) or 403. */
+/** The admin API: a user in Administrators, else 401 (no credentials) or 403. */
 export async function requireAdministrator(conduit: Conduit, request: FastifyRequest): Promise<Principal> {
   const principal = await authenticate(conduit, request);
   if (!principal) throw conduit.auth.missingCredentials();
