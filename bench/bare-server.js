@@ -10,4 +10,7 @@ const server = createServer((req, res) => {
   res.end(payload);
 });
 server.listen(Number(process.env.BARE_PORT), "127.0.0.1", () => process.send?.("ready"));
-process.on("SIGTERM", () => server.close(() => process.exit(0)));
+process.on("SIGTERM", () => {
+  server.closeAllConnections();
+  server.close(() => process.exit(0));
+});

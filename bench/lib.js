@@ -13,6 +13,18 @@ export const ADMIN_PASSWORD = "bench-admin-password";
 export const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 
+/** Every process a scenario starts is ended with the benchmark, whatever happens to the scenario. */
+const children = new Set();
+process.on("exit", () => {
+  for (const child of children) child.kill("SIGKILL");
+});
+
+function track(child) {
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+}
+
 export function basic(username, password) {
   return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
 }
@@ -33,22 +45,24 @@ export async function startConduit({ env = {} } = {}) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "conduit-bench-"));
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [join(root, "dist/main.js")], {
-    env: {
-      ...process.env,
-      CONDUIT_PORT: String(port),
-      CONDUIT_HOST: "127.0.0.1",
-      CONDUIT_PUBLIC_URL: url,
-      CONDUIT_DATA_DIR: dataDir,
-      CONDUIT_ADMIN_PASSWORD: ADMIN_PASSWORD,
-      CONDUIT_LOG_STDOUT: "false",
-      CONDUIT_LOG_LEVEL: "warn",
-      CONDUIT_PACKAGES_DIR: join(dataDir, "packages"),
-      DATABASE_URL: "",
-      ...env,
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  const child = track(
+    spawn(process.execPath, [join(root, "dist/main.js")], {
+      env: {
+        ...process.env,
+        CONDUIT_PORT: String(port),
+        CONDUIT_HOST: "127.0.0.1",
+        CONDUIT_PUBLIC_URL: url,
+        CONDUIT_DATA_DIR: dataDir,
+        CONDUIT_ADMIN_PASSWORD: ADMIN_PASSWORD,
+        CONDUIT_LOG_STDOUT: "false",
+        CONDUIT_LOG_LEVEL: "warn",
+        CONDUIT_PACKAGES_DIR: join(dataDir, "packages"),
+        DATABASE_URL: "",
+        ...env,
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+    }),
+  );
   const exited = new Promise((resolve) => child.once("exit", resolve));
   for (let i = 0; ; i++) {
     try {
@@ -75,10 +89,12 @@ export async function startConduit({ env = {} } = {}) {
 /** A bare node:http server answering one JSON body, in a process of its own: the reference for /invoke. */
 export async function startBare(body) {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(root, "bench/bare-server.js")], {
-    env: { ...process.env, BARE_PORT: String(port), BARE_BODY: JSON.stringify(body) },
-    stdio: ["ignore", "ignore", "inherit", "ipc"],
-  });
+  const child = track(
+    spawn(process.execPath, [join(root, "bench/bare-server.js")], {
+      env: { ...process.env, BARE_PORT: String(port), BARE_BODY: JSON.stringify(body) },
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    }),
+  );
   await new Promise((resolve, reject) => {
     child.once("message", resolve);
     child.once("exit", () => reject(new Error("bare server exited")));
@@ -154,10 +170,12 @@ export async function compare(name, subject, reference) {
 export async function startThirdParty(clients) {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [join(root, "bench/third-party-server.js")], {
-    env: { ...process.env, THIRD_PARTY_PORT: String(port), THIRD_PARTY_CLIENTS: JSON.stringify(clients) },
-    stdio: ["ignore", "ignore", "ignore", "ipc"],
-  });
+  const child = track(
+    spawn(process.execPath, [join(root, "bench/third-party-server.js")], {
+      env: { ...process.env, THIRD_PARTY_PORT: String(port), THIRD_PARTY_CLIENTS: JSON.stringify(clients) },
+      stdio: ["ignore", "ignore", "ignore", "ipc"],
+    }),
+  );
   await new Promise((resolve, reject) => {
     child.once("message", resolve);
     child.once("exit", () => reject(new Error("the third-party server (node-oidc-provider) exited")));
