@@ -105,23 +105,28 @@ export class BasicAuthenticator implements Authenticator {
     const cacheKey = this.cacheKey(username, password);
     if (user && this.verified.get(cacheKey) === user.passwordHash) return user;
 
-    const delay = this.throttle.reserve(username, ip);
-    if (delay === undefined) {
-      this.log.warn({ event: "login_throttled", username, ip }, "too many login attempts in progress");
+    const release = await this.throttle.acquire(username, ip);
+    if (!release) {
+      this.log.warn({ event: "login_throttled", username, ip }, "too many login attempts waiting");
       return null;
     }
+    let current: UserRecord | undefined;
     let ok: boolean;
     try {
+      // While this attempt waited, another may have verified the same credentials: no second hash.
+      current = await this.directory.get(username);
+      if (current && this.verified.get(cacheKey) === current.passwordHash) return current;
+      const delay = this.throttle.delayMs(username, ip);
       if (delay > 0) await sleep(delay);
       // Unknown users cost the same hash as known ones, so timing does not reveal which names exist.
-      ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
+      ok = await verifyPassword(password, current?.passwordHash ?? DUMMY_HASH);
     } finally {
-      this.throttle.release(username, ip);
+      release();
     }
-    if (!user || !ok) return this.failed(username, ip);
+    if (!current || !ok) return this.failed(username, ip);
     this.throttle.recordSuccess(username);
-    this.verified.set(cacheKey, user.passwordHash);
-    return user;
+    this.verified.set(cacheKey, current.passwordHash);
+    return current;
   }
 
   private failed(username: string, ip: string): null {

@@ -370,3 +370,23 @@ describe("service paths", () => {
     }
   });
 });
+
+describe("bursts of logins", () => {
+  it("accepts a burst of concurrent first logins with the right password, and refuses wrong ones", async () => {
+    const server = await startServer();
+    try {
+      const call = (password: string) =>
+        fetch(`${server.url}/invoke/pub.math/randomDouble`, {
+          headers: { authorization: basic("Administrator", password) },
+        }).then((r) => r.status);
+      // Many connections at once, none of them verified yet: one password check, the rest find it done.
+      const right = await Promise.all(Array.from({ length: 40 }, () => call("admin-password-for-tests")));
+      expect(right.every((s) => s === 200)).toBe(true);
+      const wrong = await Promise.all(Array.from({ length: 8 }, () => call("wrong-password")));
+      expect(wrong.every((s) => s === 401)).toBe(true);
+      expect(await call("admin-password-for-tests")).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+});

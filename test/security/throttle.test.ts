@@ -46,22 +46,40 @@ describe("Authorization header parsing", () => {
   });
 });
 
-describe("LoginThrottle with attempts in progress", () => {
-  it("counts waiting attempts, so a parallel burst is queued behind growing delays", () => {
-    const throttle = new LoginThrottle({
-      freeAttempts: 2,
-      baseDelayMs: 100,
-      maxDelayMs: 10_000,
-      maxPending: 5,
-      addressMaxPending: 5,
+describe("LoginThrottle turns", () => {
+  it("runs a few checks at a time per user; the others wait their turn, and a full queue is refused", async () => {
+    const throttle = new LoginThrottle({ maxConcurrent: 2, maxQueued: 3 });
+    const first = await throttle.acquire("ada", "10.0.0.1");
+    const second = await throttle.acquire("ada", "10.0.0.2");
+    expect(first).toBeTypeOf("function");
+    expect(second).toBeTypeOf("function");
+    let thirdTurn = false;
+    const third = throttle.acquire("ada", "10.0.0.3").then((release) => {
+      thirdTurn = true;
+      return release;
     });
-    const delays = Array.from({ length: 5 }, () => throttle.reserve("ada", "10.0.0.1"));
-    expect(delays).toEqual([0, 0, 100, 200, 400]);
-    // Past maxPending, the next attempt is refused at once.
-    expect(throttle.reserve("ada", "10.0.0.2")).toBeUndefined();
-    expect(throttle.reserve("bob", "10.0.0.1")).toBeUndefined(); // same address
-    for (let i = 0; i < 5; i++) throttle.release("ada", "10.0.0.1");
-    expect(throttle.reserve("ada", "10.0.0.1")).toBe(0);
+    const waiting = [throttle.acquire("ada", "10.0.0.4"), throttle.acquire("ada", "10.0.0.5")];
+    expect(await throttle.acquire("ada", "10.0.0.6")).toBeUndefined(); // queue of 3 is full
+    await new Promise((r) => setTimeout(r, 10));
+    expect(thirdTurn).toBe(false);
+    first!();
+    (await third)!();
+    expect(thirdTurn).toBe(true);
+    second!();
+    for (const release of await Promise.all(waiting)) release!();
+    // Another user is not held up by ada's queue.
+    const bob = await throttle.acquire("bob", "10.0.0.1");
+    expect(bob).toBeTypeOf("function");
+    bob!();
+  });
+
+  it("delays by failures only, never by attempts merely in progress", async () => {
+    const throttle = new LoginThrottle({ freeAttempts: 2, baseDelayMs: 100 });
+    const turns = await Promise.all(Array.from({ length: 4 }, () => throttle.acquire("ada", "10.0.0.1")));
+    expect(throttle.delayMs("ada", "10.0.0.1")).toBe(0);
+    for (const release of turns) release!();
+    for (let i = 0; i < 3; i++) throttle.recordFailure("ada", "10.0.0.1");
+    expect(throttle.delayMs("ada", "10.0.0.1")).toBe(200);
   });
 });
 
