@@ -29,7 +29,8 @@ export interface ExternalServerView {
   updatedAt: string;
 }
 
-const FIELDS = [
+/** Every field of an external server in the admin API. */
+export const FIELDS = [
   "name",
   "introspectionEndpoint",
   "clientId",

@@ -10,17 +10,8 @@ import { isServiceName } from "../services/types.js";
 import { audit, type Actor } from "./audit.js";
 import { asBody, onlyFields, str } from "./input.js";
 
-export interface PackageView {
-  name: string;
-  version: string;
-  description: string;
-  requires: string[];
-  loaded: boolean;
-  services: string[];
-  flows: string[];
-  errors: PackageState["errors"];
-  loadedAt: string | null;
-}
+/** A package as the admin API shows it: its state, with the load time as an ISO date. */
+export type PackageView = Omit<PackageState, "loadedAt" | "attemptedAt"> & { loadedAt: string | null };
 
 export interface FlowView {
   name: string;

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { DATABASES, startServer, type TestServer } from "../support/server.js";
 import { createUser } from "./support/conduit.js";
+import { FIELDS } from "../../src/admin/external-servers.js";
 
 const BASE = "/admin/api/oauth/external-servers";
 
@@ -16,22 +17,7 @@ describe.each(DATABASES)(
     });
     afterAll(async () => server?.close());
 
-    const field = fc.constantFrom(
-      "name",
-      "introspectionEndpoint",
-      "clientId",
-      "clientSecret",
-      "user",
-      "subjectClaim",
-      "cacheTtlSeconds",
-      "inactiveCacheTtlSeconds",
-      "staleIfErrorSeconds",
-      "timeoutMs",
-      "issuer",
-      "jwksUri",
-      "audience",
-      "discoveryUrl",
-    );
+    const field = fc.constantFrom(...FIELDS);
     const value = fc.oneof(
       fc.string(),
       fc.string({ unit: "binary" }),
