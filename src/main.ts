@@ -1,4 +1,4 @@
-import { buildApp } from "./app.js";
+import { buildApp } from "./http/app.js";
 import { ConfigError, loadConfig } from "./config/index.js";
 import { createConduit } from "./conduit.js";
 

@@ -1,12 +1,9 @@
-import type { FastifyInstance } from "fastify";
 import type { Conduit } from "../conduit.js";
 import { OAuthClientsAdmin } from "../admin/oauth-clients.js";
 import { InitialAccessTokensAdmin } from "../admin/oauth-initial-access-tokens.js";
 import { OAuthScopesAdmin } from "../admin/oauth-scopes.js";
 import { OAuthSettingsAdmin } from "../admin/oauth-settings.js";
 import { OAuthTokensAdmin } from "../admin/oauth-tokens.js";
-import { oauthAdminRoutes } from "../http/oauth-admin-api.js";
-import { oauthEndpointRoutes } from "../http/oauth-endpoints.js";
 import { ConfigurationError, ForbiddenError } from "../kernel/errors.js";
 import { isAdministrator } from "../security/principal.js";
 import { defineService } from "../services/types.js";
@@ -87,11 +84,4 @@ export async function installOAuth(conduit: Conduit): Promise<void> {
   );
   revokeTokensOfDeletedUsers(server);
   conduit.onClose(startSweep(server));
-}
-
-/** The HTTP surface of the authorization server: /oauth2/*, /.well-known/*, /invoke/pub.oauth/*, admin API. */
-export async function oauthRoutes(app: FastifyInstance, { conduit }: { conduit: Conduit }): Promise<void> {
-  const { server, admin } = oauthOf(conduit);
-  await app.register(oauthEndpointRoutes, { server, conduit });
-  await app.register(oauthAdminRoutes, { conduit, admin, prefix: "/admin/api/oauth" });
 }

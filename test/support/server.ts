@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
-import { buildApp } from "../../src/app.js";
+import { buildApp } from "../../src/http/app.js";
 import { loadConfig, type Config } from "../../src/config/index.js";
 import { createConduit, type Conduit } from "../../src/conduit.js";
 import type { Clock } from "../../src/kernel/clock.js";

@@ -1,21 +1,20 @@
-import Fastify, {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyPluginAsync,
-} from "fastify";
-import type { Conduit } from "./conduit.js";
-import { adminApiRoutes } from "./http/admin-api.js";
-import { clientErrorHandler, sendError } from "./http/errors.js";
-import { registerFormParser } from "./http/form.js";
-import { invokeRoutes } from "./http/invoke.js";
-import { flowRoutes } from "./flow/module.js";
-import { oauthRoutes } from "./oauth/module.js";
-import { externalServerRoutes } from "./resource/external/module.js";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Conduit } from "../conduit.js";
+import { oauthOf } from "../oauth/module.js";
+import { adminApiRoutes } from "./admin-api.js";
+import { clientErrorHandler, sendError } from "./errors.js";
+import { externalServerRoutes } from "./external-servers-api.js";
+import { flowAdminRoutes } from "./flow-admin-api.js";
+import { registerFormParser } from "./form.js";
+import { invokeRoutes } from "./invoke.js";
+import { oauthAdminRoutes } from "./oauth-admin-api.js";
+import { oauthEndpointRoutes } from "./oauth-endpoints.js";
 
-/** The HTTP surfaces of the subsystems, each an encapsulated Fastify plugin given the Conduit. */
-const surfaces: FastifyPluginAsync<{ conduit: Conduit }>[] = [oauthRoutes, externalServerRoutes, flowRoutes];
-
+/**
+ * The one place that composes the HTTP surfaces. The subsystems (src/oauth, src/flow,
+ * src/resource/external, src/admin) expose use-cases and know nothing of HTTP; each surface here
+ * translates requests into calls on them.
+ */
 /** Builds the HTTP application around a Conduit; never listens (tests use `app.inject`). */
 export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
   const app = Fastify({
@@ -44,6 +43,10 @@ export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
   app.get("/health", async () => ({ status: "ok" }));
   await app.register(invokeRoutes, { conduit });
   await app.register(adminApiRoutes, { conduit, prefix: "/admin/api" });
-  for (const surface of surfaces) await app.register(surface, { conduit });
+  const oauth = oauthOf(conduit);
+  await app.register(oauthEndpointRoutes, { server: oauth.server, conduit });
+  await app.register(oauthAdminRoutes, { conduit, admin: oauth.admin, prefix: "/admin/api/oauth" });
+  await app.register(externalServerRoutes, { conduit });
+  await app.register(flowAdminRoutes, { conduit });
   return app;
 }

@@ -1,0 +1,11 @@
+import type { ScreenProps } from "../routes.js";
+import { Page } from "../ui.js";
+
+// Placeholder until the screen is built.
+export default function Screen(_props: ScreenProps) {
+  return (
+    <Page title="acls">
+      <p>Not built yet.</p>
+    </Page>
+  );
+}
