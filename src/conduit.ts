@@ -23,6 +23,7 @@ import { installExternalServers } from "./resource/external/module.js";
 import { ChangeFeed } from "./storage/change-feed.js";
 import { openStorage, type Storage } from "./storage/database.js";
 import { migrateToLatest } from "./storage/migrate.js";
+import { checkServerKey } from "./storage/key-check.js";
 import { KyselyAclRepository } from "./storage/repositories/acls.js";
 import { KyselyGroupRepository } from "./storage/repositories/groups.js";
 import { KyselySettingsRepository } from "./storage/repositories/settings.js";
@@ -89,6 +90,7 @@ export async function createConduit(config: Config, options: CreateOptions = {})
   const closers: (() => Promise<void> | void)[] = [() => storage.close()];
   try {
     await migrateToLatest(storage.db);
+    await checkServerKey(storage.db, key, clock.now());
   } catch (error) {
     await storage.close();
     throw error;

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
 import { connect } from "node:net";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -164,7 +165,12 @@ describe("the server process", { timeout: 120_000 }, () => {
   it("starts several nodes at once on one PostgreSQL database, migrating safely", async () => {
     const database = await freshPostgresDatabase();
     try {
-      const env = { DATABASE_URL: database.url, CONDUIT_ADMIN_PASSWORD: "cluster-password" };
+      const env = {
+        DATABASE_URL: database.url,
+        CONDUIT_ADMIN_PASSWORD: "cluster-password",
+        // Every node of a cluster has the same server key (a node with another refuses to start).
+        CONDUIT_SECRET_KEY: randomBytes(32).toString("base64"),
+      };
       const nodes = await Promise.all(
         [1, 2, 3].map(() => spawnServer({ ...env, CONDUIT_DATA_DIR: tempDir() })),
       );
