@@ -20,17 +20,37 @@ const KNOWN_KINDS = [
   "external-server",
   "global-variable",
   "oauth-token",
+  "console-session",
 ];
 
 const CHANNEL = "conduit_changes";
+
+/** How the feed watches its LISTEN connection. */
+export interface FeedTiming {
+  /** A `SELECT 1` on the LISTEN connection this often: a cut that sends no FIN is seen this way. */
+  heartbeatMs: number;
+  /** A heartbeat not answered within this is a lost connection. */
+  heartbeatTimeoutMs: number;
+  /** While the connection is down, every cache is dropped this often (nothing cached outlives it). */
+  downFlushMs: number;
+}
+
+export const DEFAULT_FEED_TIMING: FeedTiming = {
+  heartbeatMs: 400,
+  heartbeatTimeoutMs: 400,
+  downFlushMs: 250,
+};
 
 /**
  * Tells every node that something cached has changed. Handlers on this node run at once; on PostgreSQL
  * the change is also sent with NOTIFY so the other nodes sharing the database drop their caches too.
  *
- * The LISTEN connection is kept alive: when it drops (a PostgreSQL restart, a network cut) it is reopened
- * with backoff, and since notifications sent in between are lost, every kind is then delivered without a
- * key ("drop everything of this kind"). Caches also have short TTLs, which bound staleness meanwhile.
+ * Notifications sent while the LISTEN connection is down are lost, so the feed watches it: a heartbeat
+ * query detects a cut that closes nothing (a partition) within heartbeatMs + heartbeatTimeoutMs. From the
+ * moment the connection is known lost, every kind is delivered without a key ("drop everything of this
+ * kind") at once and again every downFlushMs until the connection is back, and once more when it is: a
+ * cache never serves anything read before the cut, so staleness is bounded by the detection time (under
+ * a second by default), not by cache TTLs.
  */
 export class ChangeFeed {
   private readonly handlers: Handler[] = [];
@@ -39,11 +59,14 @@ export class ChangeFeed {
   private connectionString: string | undefined;
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private flushing: NodeJS.Timeout | undefined;
   private readonly origin = Math.random().toString(36).slice(2);
 
   constructor(
     private readonly log: Logger,
     private readonly backoff = { initialMs: 250, maxMs: 10_000 },
+    private readonly timing: FeedTiming = DEFAULT_FEED_TIMING,
   ) {}
 
   subscribe(handler: Handler): void {
@@ -78,13 +101,21 @@ export class ChangeFeed {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retry);
+    clearInterval(this.heartbeat);
+    clearInterval(this.flushing);
     const client = this.listener;
     this.listener = undefined;
     await client?.end().catch(() => undefined);
   }
 
   private async open(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString, keepAlive: true });
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      keepAlive: true,
+      // A server that accepts and never answers must not hold the reconnection loop forever.
+      connectionTimeoutMillis: 2000,
+      query_timeout: 2000,
+    });
     client.on("error", (err) => {
       this.log.warn({ event: "change_feed_error", err }, "change feed connection error");
       this.lost(client);
@@ -103,14 +134,56 @@ export class ChangeFeed {
       return;
     }
     this.listener = client;
+    this.watch(client);
+  }
+
+  /** Heartbeats on the LISTEN connection; one that fails or does not answer in time means it is lost. */
+  private watch(client: pg.Client): void {
+    clearInterval(this.heartbeat);
+    let pending = false;
+    this.heartbeat = setInterval(() => {
+      if (this.listener !== client) return clearInterval(this.heartbeat);
+      if (pending) return;
+      pending = true;
+      const deadline = setTimeout(() => {
+        this.log.warn({ event: "change_feed_silent" }, "change feed connection does not answer");
+        this.lost(client);
+      }, this.timing.heartbeatTimeoutMs);
+      client.query("SELECT 1").then(
+        () => {
+          pending = false;
+          clearTimeout(deadline);
+        },
+        () => {
+          clearTimeout(deadline);
+          this.lost(client);
+        },
+      );
+    }, this.timing.heartbeatMs);
+    this.heartbeat.unref();
   }
 
   private lost(client: pg.Client): void {
-    // 'error' and 'end' may both arrive for one client; only the current one matters.
+    // 'error', 'end' and a failed heartbeat may all arrive for one client; only the current one matters.
     if (this.closed || this.listener !== client) return;
     this.listener = undefined;
-    this.log.warn({ event: "change_feed_lost" }, "change feed connection lost; reconnecting");
+    clearInterval(this.heartbeat);
+    // A silent connection may never end by itself: destroy its socket so no late notification is trusted.
+    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    client.end().catch(() => undefined);
+    this.log.warn(
+      { event: "change_feed_lost" },
+      "change feed connection lost; dropping caches, reconnecting",
+    );
+    this.dropEverything();
+    clearInterval(this.flushing);
+    this.flushing = setInterval(() => this.dropEverything(), this.timing.downFlushMs);
+    this.flushing.unref();
     this.reconnect(0);
+  }
+
+  private dropEverything(): void {
+    for (const kind of this.kinds) this.deliver({ kind });
   }
 
   private reconnect(attempt: number): void {
@@ -119,8 +192,9 @@ export class ChangeFeed {
       this.open().then(
         () => {
           if (!this.listener) return;
+          clearInterval(this.flushing);
           this.log.info({ event: "change_feed_reconnected" }, "change feed reconnected; dropping caches");
-          for (const kind of this.kinds) this.deliver({ kind });
+          this.dropEverything();
         },
         () => this.reconnect(attempt + 1),
       );

@@ -3,6 +3,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChangeFeed, type Change } from "../../src/storage/change-feed.js";
 import { freshPostgresDatabase } from "../support/postgres.js";
+import { startTcpProxy } from "../support/tcp-proxy.js";
 
 const log = pino({ level: "silent" });
 
@@ -70,6 +71,47 @@ describe("the change feed between nodes on PostgreSQL", () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it("a partition that closes nothing is seen by the heartbeat: caches are dropped within a second, and keep being dropped until the feed is back", async () => {
+    const target = new URL(database.url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const viaProxy = new URL(database.url);
+    viaProxy.port = String(proxy.port);
+    const a = new ChangeFeed(log);
+    const b = new ChangeFeed(log, { initialMs: 50, maxMs: 200 });
+    const seenB: { change: Change; at: number }[] = [];
+    b.subscribe((change) => seenB.push({ change, at: Date.now() }));
+    await a.connect(database.url);
+    await b.connect(viaProxy.href);
+    try {
+      proxy.stall();
+      const changedAt = Date.now();
+      a.publish({ kind: "user", key: "mallory" }); // lost for b: its connection lets nothing through
+      await until(() => seenB.some((s) => s.change.kind === "user" && s.change.key === undefined), 5000);
+      const dropped = seenB.find((s) => s.change.kind === "user" && s.change.key === undefined)!;
+      const staleness = dropped.at - changedAt;
+      // Heartbeat every 400 ms, answer within 400 ms: the cut is known in under a second (plus timers).
+      expect(staleness).toBeLessThan(2000);
+      console.info(`change feed: caches dropped ${staleness} ms after a change made during a partition`);
+      expect(b.listening).toBe(false);
+      // While the feed is down, everything keeps being dropped (nothing cached outlives 250 ms).
+      const count = () => seenB.filter((s) => s.change.kind === "user" && s.change.key === undefined).length;
+      const before = count();
+      await new Promise((r) => setTimeout(r, 800));
+      expect(count()).toBeGreaterThanOrEqual(before + 2);
+      // The network comes back: b reconnects by itself and keyed changes flow again.
+      await proxy.forward();
+      await until(() => b.listening, 5000);
+      await until(() => a.listening);
+      seenB.length = 0;
+      a.publish({ kind: "acl", key: "Devs" });
+      await until(() => seenB.some((s) => s.change.kind === "acl" && s.change.key === "Devs"));
+    } finally {
+      await a.close();
+      await b.close();
+      await proxy.close();
     }
   });
 });

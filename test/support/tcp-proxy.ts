@@ -3,19 +3,22 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 /**
  * A TCP proxy in front of a server (PostgreSQL in the tests), to make it go away and come back while a
  * Conduit runs: `refuse()` closes every connection and refuses new ones, `blackhole()` accepts new
- * connections and never answers, `forward()` restores the service.
+ * connections and never answers, `stall()` keeps every connection open but lets nothing through any more
+ * (a network partition: no FIN, no RST), `forward()` restores the service for new connections.
  */
 export interface TcpProxy {
   port: number;
   forward(): Promise<void>;
   refuse(): Promise<void>;
   blackhole(): Promise<void>;
+  stall(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let mode: "forward" | "blackhole" = "forward";
   const sockets = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
   let server: Server | undefined;
   let port = 0;
 
@@ -36,6 +39,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         const upstream = connect(target.port, target.host);
         track(upstream);
         client.pipe(upstream).pipe(client);
+        const pair: [Socket, Socket] = [client, upstream];
+        pairs.add(pair);
+        client.on("close", () => pairs.delete(pair));
         client.on("close", () => upstream.destroy());
         upstream.on("close", () => client.destroy());
       });
@@ -66,6 +72,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       if (!server) await listen();
     },
     refuse: stop,
+    stall: () => {
+      mode = "blackhole";
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+      pairs.clear();
+    },
     blackhole: async () => {
       mode = "blackhole";
       dropAll();
