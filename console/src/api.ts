@@ -10,6 +10,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly field?: string,
+    /** The whole error body, for details some answers carry (a flow's `problems`, a package's `errors`). */
+    readonly body?: Record<string, unknown>,
   ) {
     super(message);
   }
@@ -67,6 +69,7 @@ export async function request<T = unknown>(method: string, path: string, body?: 
         err.error_description ??
         `The server answered ${response.status} ${response.statusText}.`,
       err.field,
+      data !== null && typeof data === "object" ? (data as Record<string, unknown>) : undefined,
     );
   }
   return data as T;

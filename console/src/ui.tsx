@@ -381,3 +381,57 @@ export function when(value: string | number | null | undefined): string {
   const date = typeof value === "number" ? new Date(value < 1e12 ? value * 1000 : value) : new Date(value);
   return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString();
 }
+
+/**
+ * Several choices of a list (groups of a user, of an ACL…): a fieldset named by its legend, one labelled
+ * checkbox per option; `name` is the API's field, so its errors land here.
+ */
+export function CheckboxGroup(props: {
+  legend: string;
+  name: string;
+  options: { value: string; label?: string }[];
+  selected: readonly string[];
+  onChange: (selected: string[]) => void;
+  hint?: string;
+}) {
+  const id = useId();
+  const { problem, fields } = useContext(FormProblem);
+  fields.add(props.name);
+  const error = problem?.field === props.name ? problem.message : undefined;
+  const describedBy =
+    [props.hint ? `${id}-hint` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ") || undefined;
+  const chosen = new Set(props.selected);
+  return (
+    <fieldset class={error ? "choices invalid" : "choices"} aria-describedby={describedBy}>
+      <legend>{props.legend}</legend>
+      {props.options.length === 0 ? <p class="hint">Nothing to choose from yet.</p> : null}
+      {props.options.map((option) => (
+        <label key={option.value} class="choice">
+          <input
+            type="checkbox"
+            name={props.name}
+            value={option.value}
+            checked={chosen.has(option.value)}
+            onChange={(event) => {
+              const next = new Set(chosen);
+              if ((event.target as HTMLInputElement).checked) next.add(option.value);
+              else next.delete(option.value);
+              props.onChange(props.options.map((o) => o.value).filter((v) => next.has(v)));
+            }}
+          />
+          {option.label ?? option.value}
+        </label>
+      ))}
+      {props.hint ? (
+        <p class="hint" id={`${id}-hint`}>
+          {props.hint}
+        </p>
+      ) : null}
+      {error ? (
+        <p class="error" id={`${id}-error`} role="alert">
+          {error}
+        </p>
+      ) : null}
+    </fieldset>
+  );
+}
