@@ -11,17 +11,9 @@ import "./oauth-screens.css";
  * Integration Server's OAuth page), and small field helpers.
  */
 
-/** Security > OAuth (routes.tsx: HOME and OAUTH_SCREENS; not imported from there, which imports the screens). */
-export const OAUTH = "/admin/security/oauth";
-export const PATHS = {
-  home: OAUTH,
-  settings: `${OAUTH}/settings`,
-  clients: `${OAUTH}/clients`,
-  scopes: `${OAUTH}/scopes`,
-  tokens: `${OAUTH}/tokens`,
-  externalServers: `${OAUTH}/external-servers`,
-  initialAccessTokens: `${OAUTH}/initial-access-tokens`,
-} as const;
+import { OAUTH, PATHS } from "./paths.js";
+
+export { OAUTH, PATHS };
 
 /** GET /admin/api/oauth/settings */
 export interface OAuthSettings {

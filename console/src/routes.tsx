@@ -14,6 +14,7 @@ import Flows from "./screens/flows.js";
 import GlobalVariables from "./screens/global-variables.js";
 import Logs from "./screens/logs.js";
 import Statistics from "./screens/statistics.js";
+import { PATHS } from "./paths.js";
 
 /** What a screen gets: the part of the path after its own prefix ("" for the screen itself, "/new", "/x"). */
 export type ScreenProps = { rest: string };
@@ -30,47 +31,45 @@ export const MENU: { section: string; screens: Screen[] }[] = [
   {
     section: "Server",
     screens: [
-      { path: "/admin/server/statistics", title: "Statistics", component: Statistics },
-      { path: "/admin/server/logs", title: "Logs", component: Logs },
+      { path: PATHS.statistics, title: "Statistics", component: Statistics },
+      { path: PATHS.logs, title: "Logs", component: Logs },
     ],
   },
   {
     section: "Security",
     screens: [
-      { path: "/admin/security/users", title: "Users and Groups", component: UsersAndGroups },
-      { path: "/admin/security/acls", title: "ACLs", component: Acls },
-      { path: "/admin/security/oauth", title: "OAuth", component: OAuthHome },
+      { path: PATHS.users, title: "Users and Groups", component: UsersAndGroups },
+      { path: PATHS.acls, title: "ACLs", component: Acls },
+      { path: PATHS.home, title: "OAuth", component: OAuthHome },
     ],
   },
   {
     section: "Packages",
     screens: [
-      { path: "/admin/packages", title: "Management", component: Packages },
-      { path: "/admin/services", title: "Service Namespace", component: Namespace },
-      { path: "/admin/flows", title: "Flows", component: Flows },
+      { path: PATHS.packages, title: "Management", component: Packages },
+      { path: PATHS.services, title: "Service Namespace", component: Namespace },
+      { path: PATHS.flows, title: "Flows", component: Flows },
     ],
   },
   {
     section: "Settings",
-    screens: [
-      { path: "/admin/settings/global-variables", title: "Global Variables", component: GlobalVariables },
-    ],
+    screens: [{ path: PATHS.globalVariables, title: "Global Variables", component: GlobalVariables }],
   },
 ];
 
 /** The OAuth screens, linked from Security > OAuth (as on Integration Server's OAuth page). */
 export const OAUTH_SCREENS: Screen[] = [
-  { path: "/admin/security/oauth/settings", title: "Edit Global Settings", component: OAuthSettings },
-  { path: "/admin/security/oauth/clients", title: "Client Registration", component: OAuthClients },
-  { path: "/admin/security/oauth/scopes", title: "Scope Management", component: OAuthScopes },
-  { path: "/admin/security/oauth/tokens", title: "Tokens", component: OAuthTokens },
+  { path: PATHS.settings, title: "Edit Global Settings", component: OAuthSettings },
+  { path: PATHS.clients, title: "Client Registration", component: OAuthClients },
+  { path: PATHS.scopes, title: "Scope Management", component: OAuthScopes },
+  { path: PATHS.tokens, title: "Tokens", component: OAuthTokens },
   {
-    path: "/admin/security/oauth/external-servers",
+    path: PATHS.externalServers,
     title: "External Authorization Servers",
     component: ExternalServers,
   },
   {
-    path: "/admin/security/oauth/initial-access-tokens",
+    path: PATHS.initialAccessTokens,
     title: "Initial Access Tokens",
     component: InitialAccessTokens,
   },
@@ -80,7 +79,7 @@ const ALL: Screen[] = [...OAUTH_SCREENS, ...MENU.flatMap((m) => m.screens)].sort
   (a, b) => b.path.length - a.path.length,
 );
 
-export const HOME = "/admin/security/oauth";
+export const HOME = PATHS.home;
 
 /** The screen of a path (the longest prefix on a segment boundary) and the rest of the path. */
 export function screenOf(path: string): { screen: Screen; rest: string } | undefined {

@@ -4,6 +4,7 @@ import type { ScreenProps } from "../routes.js";
 import { Link, navigate } from "../router.js";
 import { BackLink, Flash, navigateWith, segments, words } from "../screen-kit.js";
 import { ActionButton, CheckboxGroup, Form, Loading, Page, TextField, useResource } from "../ui.js";
+import { PATHS } from "../paths.js";
 
 /** Security > ACLs: access control lists, each an allow and a deny list of groups. */
 
@@ -19,7 +20,7 @@ interface Group {
   description: string;
 }
 
-const BASE = "/admin/security/acls";
+const BASE = PATHS.acls;
 /** Callers without credentials: not a stored group, but ACLs may name it. */
 const ANONYMOUS = "Anonymous";
 
@@ -50,7 +51,7 @@ function AclList() {
       ) : null}
       <p class="muted">
         An ACL allows the groups of its allow list and denies those of its deny list (a deny wins). Assign
-        ACLs to folders and services on the <Link href="/admin/services">Service Namespace</Link> screen.
+        ACLs to folders and services on the <Link href={PATHS.services}>Service Namespace</Link> screen.
       </p>
       <Loading problem={acls.problem} loading={acls.loading}>
         <div class="table-wrap">

@@ -4,6 +4,7 @@ import { ApiError, api, seg } from "../api.js";
 import type { ScreenProps } from "../routes.js";
 import { Link, navigate } from "../router.js";
 import { BackLink, Flash, navigateWith, segments } from "../screen-kit.js";
+import { PATHS } from "../paths.js";
 import {
   ActionButton,
   Field,
@@ -73,7 +74,7 @@ interface FlowProblem {
   line?: number;
 }
 
-const BASE = "/admin/flows";
+const BASE = PATHS.flows;
 
 export default function Flows({ rest }: ScreenProps) {
   const [name] = segments(rest);

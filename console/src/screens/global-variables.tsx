@@ -3,6 +3,7 @@ import { api, seg } from "../api.js";
 import type { ScreenProps } from "../routes.js";
 import { Link, navigate } from "../router.js";
 import { BackLink, Flash, navigateWith, segments } from "../screen-kit.js";
+import { PATHS } from "../paths.js";
 import {
   ActionButton,
   CheckboxField,
@@ -28,7 +29,7 @@ interface GlobalVariable {
   updatedAt: string;
 }
 
-const BASE = "/admin/settings/global-variables";
+const BASE = PATHS.globalVariables;
 
 export default function GlobalVariables({ rest }: ScreenProps) {
   const [name] = segments(rest);

@@ -4,6 +4,7 @@ import type { ScreenProps } from "../routes.js";
 import { Link } from "../router.js";
 import { BackLink, Json, segments } from "../screen-kit.js";
 import { Form, Loading, Notice, Page, SelectField, TextArea, TextField, useResource } from "../ui.js";
+import { PATHS } from "../paths.js";
 
 /**
  * Packages > Service Namespace: folders and services as a tree, each with its ACL (its own or inherited)
@@ -38,7 +39,7 @@ interface Namespace {
   services: ServiceView[];
 }
 
-const BASE = "/admin/services";
+const BASE = PATHS.services;
 
 export default function ServiceNamespace({ rest }: ScreenProps) {
   const [name] = segments(rest);

@@ -4,6 +4,7 @@ import type { ScreenProps } from "../routes.js";
 import { Link } from "../router.js";
 import { BackLink, segments, words } from "../screen-kit.js";
 import { Loading, Page, problemOf, useResource, when } from "../ui.js";
+import { PATHS } from "../paths.js";
 
 /** Packages > Management: every package with its state, the errors of broken ones, and Reload. */
 
@@ -24,7 +25,7 @@ interface Package {
   loadedAt: string | null;
 }
 
-const BASE = "/admin/packages";
+const BASE = PATHS.packages;
 
 export default function Packages({ rest }: ScreenProps) {
   const [name] = segments(rest);

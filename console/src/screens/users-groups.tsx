@@ -3,6 +3,7 @@ import { api, seg } from "../api.js";
 import type { ScreenProps } from "../routes.js";
 import { Link, navigate } from "../router.js";
 import { BackLink, Flash, navigateWith, segments, words } from "../screen-kit.js";
+import { PATHS } from "../paths.js";
 import {
   ActionButton,
   CheckboxGroup,
@@ -30,7 +31,7 @@ interface Group {
   members?: string[];
 }
 
-const BASE = "/admin/security/users";
+const BASE = PATHS.users;
 const EVERYBODY = "Everybody";
 
 export default function UsersAndGroups({ rest }: ScreenProps) {
