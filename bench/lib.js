@@ -40,11 +40,18 @@ export function freePort() {
   });
 }
 
-/** Spawns the built server (dist/main.js) with SQLite in a temp data dir. */
-export async function startConduit({ env = {} } = {}) {
+/**
+ * Spawns the built server (dist/main.js) with SQLite in a temp data dir; with `tls` ({cert, key} PEM
+ * paths) it listens for HTTPS too, at `httpsUrl`.
+ */
+export async function startConduit({ env = {}, tls } = {}) {
   const port = await freePort();
+  const httpsPort = tls ? await freePort() : undefined;
   const dataDir = mkdtempSync(join(tmpdir(), "conduit-bench-"));
   const url = `http://127.0.0.1:${port}`;
+  const tlsEnv = tls
+    ? { CONDUIT_TLS_CERT: tls.cert, CONDUIT_TLS_KEY: tls.key, CONDUIT_HTTPS_PORT: String(httpsPort) }
+    : {};
   const child = track(
     spawn(process.execPath, [join(root, "dist/main.js")], {
       env: {
@@ -58,6 +65,7 @@ export async function startConduit({ env = {} } = {}) {
         CONDUIT_LOG_LEVEL: "warn",
         CONDUIT_PACKAGES_DIR: join(dataDir, "packages"),
         DATABASE_URL: "",
+        ...tlsEnv,
         ...env,
       },
       stdio: ["ignore", "ignore", "inherit"],
@@ -76,6 +84,7 @@ export async function startConduit({ env = {} } = {}) {
   }
   return {
     url,
+    httpsUrl: tls ? `https://127.0.0.1:${httpsPort}` : undefined,
     dataDir,
     adminAuth: basic("Administrator", ADMIN_PASSWORD),
     async stop() {
@@ -86,12 +95,16 @@ export async function startConduit({ env = {} } = {}) {
   };
 }
 
-/** A bare node:http server answering one JSON body, in a process of its own: the reference for /invoke. */
-export async function startBare(body) {
+/**
+ * A bare node:http server answering one JSON body, in a process of its own: the reference for /invoke.
+ * With `tls` ({cert, key} PEM paths) a bare node:https server instead.
+ */
+export async function startBare(body, { tls } = {}) {
   const port = await freePort();
+  const tlsEnv = tls ? { BARE_TLS_CERT: tls.cert, BARE_TLS_KEY: tls.key } : {};
   const child = track(
     spawn(process.execPath, [join(root, "bench/bare-server.js")], {
-      env: { ...process.env, BARE_PORT: String(port), BARE_BODY: JSON.stringify(body) },
+      env: { ...process.env, BARE_PORT: String(port), BARE_BODY: JSON.stringify(body), ...tlsEnv },
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     }),
   );
@@ -101,7 +114,7 @@ export async function startBare(body) {
   });
   const exited = new Promise((resolve) => child.once("exit", resolve));
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? "https" : "http"}://127.0.0.1:${port}`,
     async stop() {
       child.kill("SIGTERM");
       await exited;

@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as lib from "./lib.js";
 
-const scenarios = ["invoke", "external", "oauth"];
+const scenarios = ["invoke", "https", "external", "oauth"];
 
 const here = dirname(fileURLToPath(import.meta.url));
 const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());

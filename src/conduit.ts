@@ -12,6 +12,7 @@ import { AccessControl } from "./security/access-control.js";
 import { AuthenticationChain } from "./security/authentication.js";
 import { BasicAuthenticator } from "./security/basic.js";
 import { UserDirectory } from "./security/directory.js";
+import { ConsoleSessions, SessionAuthenticator } from "./security/sessions.js";
 import { LoginThrottle } from "./security/throttle.js";
 import { builtinServices } from "./services/builtins/index.js";
 import { ServiceRegistry } from "./services/registry.js";
@@ -63,6 +64,8 @@ export interface Conduit {
   runtime: ServiceRuntime;
   auth: AuthenticationChain;
   basic: BasicAuthenticator;
+  /** The admin console's sessions (src/security/sessions.ts). */
+  sessions: ConsoleSessions;
   resource: ResourceSlots;
   admin: { security: SecurityAdmin; services: ServicesAdmin };
   /** Secret values to mask wherever a pipeline is written (secret global variables register theirs). */
@@ -84,7 +87,12 @@ export async function createConduit(config: Config, options: CreateOptions = {})
   const clock = options.clock ?? systemClock;
   const log =
     options.log ??
-    createLogger({ dataDir: config.dataDir, level: config.logLevel, stdout: config.logToStdout });
+    createLogger({
+      dataDir: config.dataDir,
+      level: config.logLevel,
+      stdout: config.logToStdout,
+      rotation: config.logRotation,
+    });
   const key = loadServerKey(config);
   const storage = openStorage(config);
   const closers: (() => Promise<void> | void)[] = [() => storage.close()];
@@ -142,6 +150,13 @@ export async function createConduit(config: Config, options: CreateOptions = {})
       changes,
     ),
   );
+  // After Basic and Bearer: a request without a Cookie header costs the session one property check.
+  const sessions = new ConsoleSessions(storage.db, key, directory, changes, clock, log, {
+    idleMs: config.consoleIdleMinutes * 60_000,
+    lifetimeMs: config.consoleSessionHours * 3_600_000,
+  });
+  auth.add(new SessionAuthenticator(sessions, [new URL(config.publicUrl).origin]));
+  closers.push(sessions.startSweep());
 
   const secretValues = new Set<string>();
   const registry = new ServiceRegistry();
@@ -169,6 +184,7 @@ export async function createConduit(config: Config, options: CreateOptions = {})
     runtime,
     auth,
     basic,
+    sessions,
     resource,
     admin: {
       security: new SecurityAdmin(repos.users, repos.groups, repos.acls, changes, clock, log),

@@ -1,12 +1,18 @@
 import { buildApp } from "./http/app.js";
 import { ConfigError, loadConfig } from "./config/index.js";
 import { createConduit } from "./conduit.js";
+import { listen } from "./http/listeners.js";
+import { readTlsMaterial } from "./http/tls.js";
+import { closeLogger } from "./kernel/logger.js";
 
-/** config → database → migrate → build app → listen; drain on SIGTERM. */
+/** config → certificate → database → migrate → build app → listen (HTTP, HTTPS); drain on SIGTERM. */
 export async function main(): Promise<void> {
   let config;
+  let tls;
   try {
     config = loadConfig();
+    // A bad certificate file stops start-up like a bad variable, before the database is touched.
+    tls = config.tls ? readTlsMaterial(config.tls) : undefined;
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`conduit: configuration error: ${error.message}\n`);
@@ -16,11 +22,13 @@ export async function main(): Promise<void> {
   }
   const conduit = await createConduit(config);
   const app = await buildApp(conduit);
-  await app.listen({ port: config.port, host: config.host });
+  const listeners = await listen(app, { config, log: conduit.log, tls });
   conduit.log.info(
-    { event: "started", url: config.publicUrl, database: conduit.storage.dialect },
+    { event: "started", url: config.publicUrl, listening: listeners.urls, database: conduit.storage.dialect },
     "Conduit is listening",
   );
+  // SIGHUP re-reads the certificate files (they are watched too); without HTTPS it keeps its default.
+  if (listeners.https) process.on("SIGHUP", () => void listeners.reloadCertificate("SIGHUP"));
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -33,7 +41,7 @@ export async function main(): Promise<void> {
         { event: "stop_timeout", seconds: config.shutdownTimeoutSeconds },
         "requests still in flight after the shutdown timeout: closing them",
       );
-      app.server.closeAllConnections();
+      listeners.closeAllConnections();
       conduit.log.flush?.();
       setTimeout(() => process.exit(1), 100);
     }, config.shutdownTimeoutSeconds * 1000);
@@ -42,7 +50,7 @@ export async function main(): Promise<void> {
     await conduit.close();
     clearTimeout(deadline);
     conduit.log.info({ event: "stopped" }, "stopped");
-    conduit.log.flush?.();
+    await closeLogger(conduit.log);
     setTimeout(() => process.exit(0), 50).unref();
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -1,9 +1,12 @@
 import type { Clock } from "../kernel/clock.js";
+import { keyMatchesCertificate, parseCertificates, parsePrivateKey } from "../kernel/certificates.js";
 import { BadRequestError, ConflictError, NotFoundError } from "../kernel/errors.js";
 import type { Logger } from "../kernel/logger.js";
 import type { SecretBox } from "../kernel/secret-box.js";
 import { discover, DiscoveryError, type Discovered } from "../resource/external/discovery.js";
 import type { ExternalServerRecord, ExternalServerRepository } from "../resource/external/repository.js";
+import { tlsAgent, type TlsOptions } from "../resource/external/tls.js";
+import type { Dispatcher } from "undici";
 import { LOCAL } from "../resource/external/selection.js";
 import type { ChangeFeed } from "../storage/change-feed.js";
 import type { UserRepository } from "../storage/repositories/users.js";
@@ -25,6 +28,12 @@ export interface ExternalServerView {
   jwksUri: string | null;
   audience: string | null;
   discoveryUrl: string | null;
+  /** Mutual TLS: the PEM certificate (chain) Conduit presents; its key is write-only. */
+  clientCertificate: string | null;
+  /** Whether a client key is stored (never the key itself). */
+  clientKeySet: boolean;
+  /** The PEM CA bundle trusted for this server (null: the system roots). */
+  caCertificates: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -45,7 +54,13 @@ export const FIELDS = [
   "jwksUri",
   "audience",
   "discoveryUrl",
+  "clientCertificate",
+  "clientKey",
+  "caCertificates",
 ] as const;
+
+/** Largest PEM text accepted (a certificate chain or a CA bundle). */
+const MAX_PEM = 256 * 1024;
 
 /** Defaults of issue 4: answers cached 60 s, inactive ones 5 s, calls bounded by 2 s, no stale serving. */
 export const DEFAULTS = {
@@ -74,8 +89,8 @@ export interface ExternalServersAdminDeps {
   log: Logger;
   /** The authorization server selected in the global settings (a selected server cannot be deleted). */
   selected: () => Promise<string>;
-  /** Reads a discovery document (replaceable in tests). */
-  discover?: (url: string, timeoutMs: number) => Promise<Discovered>;
+  /** Reads a discovery document (replaceable in tests); `dispatcher` presents the client certificate. */
+  discover?: (url: string, timeoutMs: number, dispatcher?: Dispatcher) => Promise<Discovered>;
 }
 
 /**
@@ -85,7 +100,7 @@ export interface ExternalServersAdminDeps {
  * every node drops the server's connections and cached verdicts.
  */
 export class ExternalServersAdmin {
-  private readonly discover: (url: string, timeoutMs: number) => Promise<Discovered>;
+  private readonly discover: (url: string, timeoutMs: number, dispatcher?: Dispatcher) => Promise<Discovered>;
 
   constructor(private readonly deps: ExternalServersAdminDeps) {
     this.discover = deps.discover ?? discover;
@@ -131,7 +146,7 @@ export class ExternalServersAdmin {
     const record = await this.build(body, existing, { name, createdAt: existing.createdAt, updatedAt: now });
     if (!(await this.deps.repository.update(record)))
       throw new NotFoundError("external_server_not_found", `external server ${name} does not exist`);
-    this.changed(actor, "external-server.update", record, body.clientSecret !== undefined);
+    this.changed(actor, "external-server.update", record, body.clientSecret !== undefined, body.clientKey);
     return view(record);
   }
 
@@ -154,11 +169,32 @@ export class ExternalServersAdmin {
     return record;
   }
 
-  /** Publishes the change and audits it: the settings, and whether the secret was set (never its value). */
-  private changed(actor: Actor, action: string, record: ExternalServerRecord, secretSet: boolean): void {
+  /**
+   * Publishes the change and audits it: the settings, and whether the secret or key was set (never their
+   * values; the certificates are public but long, so only whether they are set).
+   */
+  private changed(
+    actor: Actor,
+    action: string,
+    record: ExternalServerRecord,
+    secretSet: boolean,
+    keyGiven: unknown = record.sealedClientKey === null ? undefined : true,
+  ): void {
     this.deps.changes.publish({ kind: "external-server", key: record.name });
-    const { sealedClientSecret: _secret, ...safe } = record;
-    audit(this.deps.log, actor, action, record.name, { ...safe, clientSecretChanged: secretSet });
+    const {
+      sealedClientSecret: _secret,
+      sealedClientKey: _key,
+      clientCertificate,
+      caCertificates,
+      ...safe
+    } = record;
+    audit(this.deps.log, actor, action, record.name, {
+      ...safe,
+      clientSecretChanged: secretSet,
+      clientCertificateSet: clientCertificate !== null,
+      clientKeyChanged: keyGiven !== undefined,
+      caCertificatesSet: caCertificates !== null,
+    });
   }
 
   /** Merges a create or update body over the stored record (if any), filling the rest from discovery. */
@@ -172,12 +208,15 @@ export class ExternalServersAdmin {
       value: ExternalServerRecord[K] | undefined,
     ) => (value !== undefined ? value : old?.[key]);
     const timeoutMs = pick("timeoutMs", int(body, "timeoutMs", LIMITS.timeoutMs)) ?? DEFAULTS.timeoutMs;
+    const tls = this.tlsFields(body, old);
 
     const discoveryUrl = optionalUrl(body, "discoveryUrl");
     let discovered: Discovered = {};
     if (typeof discoveryUrl === "string") {
+      // The discovery document is read with the same client certificate as the server's other calls.
+      const agent = tls.options ? tlsAgent(tls.options, timeoutMs) : undefined;
       try {
-        discovered = await this.discover(discoveryUrl, timeoutMs);
+        discovered = await this.discover(discoveryUrl, timeoutMs, agent);
       } catch (error) {
         if (!(error instanceof DiscoveryError)) throw error;
         throw new BadRequestError(
@@ -185,6 +224,8 @@ export class ExternalServersAdmin {
           `could not read the discovery document at ${discoveryUrl}: ${error.message}`,
           { field: "discoveryUrl" },
         );
+      } finally {
+        await agent?.close().catch(() => undefined);
       }
     }
     const fromBodyOrDiscovery = (field: "issuer" | "jwksUri", found: string | undefined) => {
@@ -253,6 +294,80 @@ export class ExternalServersAdmin {
       jwksUri,
       audience: clearable(body, "audience", old?.audience, { max: 1024 }),
       discoveryUrl: discoveryUrl === undefined ? (old?.discoveryUrl ?? null) : discoveryUrl,
+      clientCertificate: tls.clientCertificate,
+      sealedClientKey: tls.sealedClientKey,
+      caCertificates: tls.caCertificates,
+    };
+  }
+
+  /**
+   * Mutual TLS fields (issue 9): `clientCertificate` (PEM, may hold a chain, leaf first) and `clientKey`
+   * (PEM, write-only, sealed) go together and the key must be the leaf's; `caCertificates` is a PEM
+   * bundle. null clears (the certificate and key together); absent keeps the stored value.
+   */
+  private tlsFields(
+    body: Body,
+    old: ExternalServerRecord | undefined,
+  ): {
+    clientCertificate: string | null;
+    sealedClientKey: string | null;
+    caCertificates: string | null;
+    options: TlsOptions | undefined;
+  } {
+    const certGiven = pemField(body, "clientCertificate");
+    const keyGiven = pemField(body, "clientKey");
+    const caGiven = pemField(body, "caCertificates");
+    if (caGiven) certificatesOf(caGiven, "caCertificates");
+    const caCertificates = caGiven === undefined ? (old?.caCertificates ?? null) : caGiven;
+
+    let clientCertificate = certGiven === undefined ? (old?.clientCertificate ?? null) : certGiven;
+    let key: string | null =
+      keyGiven !== undefined
+        ? keyGiven
+        : old?.sealedClientKey
+          ? this.deps.secretBox.open(old.sealedClientKey)
+          : null;
+    // Clearing one clears the pair: a certificate without its key (or the reverse) is of no use.
+    if (certGiven === null || keyGiven === null) [clientCertificate, key] = [null, null];
+    if (clientCertificate !== null && key === null)
+      throw new BadRequestError("invalid_field", "clientKey is required with clientCertificate", {
+        field: "clientKey",
+      });
+    if (key !== null && clientCertificate === null)
+      throw new BadRequestError("invalid_field", "clientCertificate is required with clientKey", {
+        field: "clientCertificate",
+      });
+    if (clientCertificate !== null && key !== null) {
+      const [leaf] = certificatesOf(clientCertificate, "clientCertificate");
+      let privateKey;
+      try {
+        privateKey = parsePrivateKey(key);
+      } catch (error) {
+        throw new BadRequestError("invalid_field", `clientKey ${(error as Error).message}`, {
+          field: "clientKey",
+        });
+      }
+      if (!keyMatchesCertificate(privateKey, leaf!))
+        throw new BadRequestError(
+          "invalid_field",
+          "clientKey is not the key of clientCertificate (the first certificate of the PEM text)",
+          { field: keyGiven !== undefined ? "clientKey" : "clientCertificate" },
+        );
+    }
+    const sealedClientKey =
+      key === null
+        ? null
+        : keyGiven !== undefined
+          ? this.deps.secretBox.seal(key)
+          : (old?.sealedClientKey ?? null);
+    const options: TlsOptions = {};
+    if (clientCertificate !== null && key !== null) [options.cert, options.key] = [clientCertificate, key];
+    if (caCertificates !== null) options.ca = caCertificates;
+    return {
+      clientCertificate,
+      sealedClientKey,
+      caCertificates,
+      options: Object.keys(options).length > 0 ? options : undefined,
     };
   }
 
@@ -281,9 +396,29 @@ function view(record: ExternalServerRecord): ExternalServerView {
     jwksUri: record.jwksUri,
     audience: record.audience,
     discoveryUrl: record.discoveryUrl,
+    clientCertificate: record.clientCertificate,
+    clientKeySet: record.sealedClientKey !== null,
+    caCertificates: record.caCertificates,
     createdAt: new Date(record.createdAt).toISOString(),
     updatedAt: new Date(record.updatedAt).toISOString(),
   };
+}
+
+/** A PEM text field: undefined when absent, null when cleared (null or ""), else the text. */
+function pemField(body: Body, field: string): string | null | undefined {
+  if (body[field] === null) return null;
+  const value = str(body, field, { max: MAX_PEM });
+  if (value === undefined) return undefined;
+  return value.trim() === "" ? null : value;
+}
+
+/** The certificates of a PEM field, or a 400 naming it. */
+function certificatesOf(pem: string, field: string) {
+  try {
+    return parseCertificates(pem);
+  } catch (error) {
+    throw new BadRequestError("invalid_field", `${field} ${(error as Error).message}`, { field });
+  }
 }
 
 /** A string field that null clears: undefined keeps `old`, null clears, a string replaces. */

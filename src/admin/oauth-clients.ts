@@ -3,6 +3,17 @@ import { secretDigest } from "../oauth/client-auth.js";
 import { clientProblem, newClientId, newClientSecret } from "../oauth/client-rules.js";
 import { GRANT_TYPES, type ClientRecord, type GrantType } from "../oauth/clients.js";
 import type { OAuthServer } from "../oauth/context.js";
+import {
+  ADMIN_NAMES,
+  certificatesToJwks,
+  checkJwks,
+  isTlsAuthMethod,
+  SUBJECT_KINDS,
+  TLS_AUTH_METHODS,
+  type Jwks,
+  type TlsAuthMethod,
+  type TlsClientAuthSubject,
+} from "../oauth/mtls.js";
 import { audit, type Actor } from "./audit.js";
 import { asBody, bool, int, onlyFields, requiredStr, str, strList, type Body } from "./input.js";
 
@@ -25,6 +36,20 @@ export interface ClientView {
   registered: boolean;
   /** Until when the previous secret still works, after a new one was generated. */
   previousSecretExpiresAt: string | null;
+  /**
+   * RFC 8705: `tls_client_auth` or `self_signed_tls_client_auth` (a client certificate), else
+   * `client_secret_basic` (a secret, Basic or in the form) or `none` (public clients).
+   */
+  tokenEndpointAuthMethod: string;
+  tlsClientAuthSubjectDn: string | null;
+  tlsClientAuthSanDns: string | null;
+  tlsClientAuthSanUri: string | null;
+  tlsClientAuthSanIp: string | null;
+  tlsClientAuthSanEmail: string | null;
+  /** self_signed_tls_client_auth: the registered certificates, a JWKS with x5c. */
+  jwks: Jwks | null;
+  /** RFC 8705 §3.4: access tokens are bound to the client's certificate. */
+  tlsClientCertificateBoundAccessTokens: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -41,7 +66,14 @@ const FIELDS = [
   "refreshLimit",
   "runAsUser",
   "enabled",
+  // RFC 8705 (issue 9)
+  "tokenEndpointAuthMethod",
+  ...SUBJECT_KINDS.map((kind) => ADMIN_NAMES[kind]),
+  "jwks",
+  "tlsClientCertificates",
+  "tlsClientCertificateBoundAccessTokens",
 ];
+const SECRET_METHODS = ["client_secret_basic", "client_secret_post", "none"];
 const MAX_LIFETIME = 3650 * 86_400;
 
 /**
@@ -73,7 +105,12 @@ export class OAuthClientsAdmin {
         field: "type",
       });
     const now = this.server.clock.now();
-    const secret = type === "confidential" ? newClientSecret() : undefined;
+    const mtls = mtlsFields(body, undefined);
+    // A client that authenticates with its certificate has no secret (RFC 8705 §2).
+    const secret =
+      type === "confidential" && !isTlsAuthMethod(mtls.tokenEndpointAuthMethod)
+        ? newClientSecret()
+        : undefined;
     const client: ClientRecord = {
       clientId: newClientId(),
       clientName: requiredStr(body, "clientName", { max: 255 }),
@@ -92,6 +129,7 @@ export class OAuthClientsAdmin {
       previousSecretExpiresAt: undefined,
       registrationTokenDigest: undefined,
       metadata: undefined,
+      ...mtls,
       createdAt: now,
       updatedAt: now,
     };
@@ -136,6 +174,7 @@ export class OAuthClientsAdmin {
         : existing.refreshLimit,
       runAsUser: has("runAsUser") ? str(body, "runAsUser", { max: 255 }) : existing.runAsUser,
       enabled: bool(body, "enabled") ?? existing.enabled,
+      ...mtlsFields(body, existing),
       updatedAt: this.server.clock.now(),
     };
     await this.check(client);
@@ -168,6 +207,11 @@ export class OAuthClientsAdmin {
     const client = await this.require(clientId);
     if (client.type !== "confidential")
       throw new BadRequestError("public_client", "a public client has no secret");
+    if (isTlsAuthMethod(client.tokenEndpointAuthMethod))
+      throw new BadRequestError(
+        "certificate_client",
+        `the client authenticates with its certificate (${client.tokenEndpointAuthMethod}), not a secret`,
+      );
     const overlap =
       int(body, "overlapSeconds", { min: 0, max: 365 * 86_400 }) ??
       (await this.server.settings.get()).secretOverlapSeconds;
@@ -227,6 +271,66 @@ function grantTypes(body: Body): GrantType[] | undefined {
   return list as GrantType[];
 }
 
+type MtlsFields = Pick<
+  ClientRecord,
+  "tokenEndpointAuthMethod" | "tlsClientAuth" | "jwks" | "certificateBoundAccessTokens"
+>;
+
+/**
+ * RFC 8705 fields: the method, the one subject DN or SAN of tls_client_auth (setting one replaces the
+ * other), the certificates of self_signed_tls_client_auth (`jwks`, or `tlsClientCertificates` as PEM,
+ * kept as a JWKS), and whether tokens are certificate-bound. Absent fields keep their values.
+ */
+function mtlsFields(body: Body, old: ClientRecord | undefined): MtlsFields {
+  let method: TlsAuthMethod | undefined = old?.tokenEndpointAuthMethod;
+  const given = str(body, "tokenEndpointAuthMethod", { max: 64 });
+  if (given !== undefined) {
+    if (isTlsAuthMethod(given)) method = given;
+    else if (SECRET_METHODS.includes(given)) method = undefined;
+    else
+      throw new BadRequestError(
+        "invalid_field",
+        `tokenEndpointAuthMethod must be one of ${[...SECRET_METHODS, ...TLS_AUTH_METHODS].join(", ")}`,
+        { field: "tokenEndpointAuthMethod" },
+      );
+  }
+  let subject: TlsClientAuthSubject | undefined = old?.tlsClientAuth;
+  const givenSubject: TlsClientAuthSubject = {};
+  for (const kind of SUBJECT_KINDS) {
+    const value = str(body, ADMIN_NAMES[kind], { max: 1024 });
+    if (value !== undefined && value.trim() !== "") givenSubject[kind] = value;
+    else if (body[ADMIN_NAMES[kind]] === null && subject?.[kind] !== undefined) subject = undefined;
+  }
+  // The rules (client-rules.ts) then ask for exactly one.
+  if (Object.keys(givenSubject).length > 0) subject = givenSubject;
+  let jwks = old?.jwks;
+  if (body.jwks === null) jwks = undefined;
+  else if (body.jwks !== undefined) {
+    try {
+      jwks = checkJwks(body.jwks);
+    } catch (error) {
+      throw new BadRequestError("invalid_field", `jwks ${(error as Error).message}`, { field: "jwks" });
+    }
+  }
+  const pem = str(body, "tlsClientCertificates", { max: 256 * 1024 });
+  if (pem !== undefined) {
+    try {
+      jwks = certificatesToJwks(pem);
+    } catch (error) {
+      throw new BadRequestError("invalid_field", `tlsClientCertificates ${(error as Error).message}`, {
+        field: "tlsClientCertificates",
+      });
+    }
+  }
+  return {
+    tokenEndpointAuthMethod: method,
+    tlsClientAuth: subject,
+    jwks,
+    certificateBoundAccessTokens:
+      bool(body, "tlsClientCertificateBoundAccessTokens") ?? old?.certificateBoundAccessTokens ?? false,
+  };
+}
+
 function nullableInt(body: Body, field: string, max: number): number | undefined {
   return int(body, field, { min: 0, max });
 }
@@ -250,6 +354,15 @@ function view(client: ClientRecord): ClientView {
       client.previousSecretExpiresAt === undefined
         ? null
         : new Date(client.previousSecretExpiresAt).toISOString(),
+    tokenEndpointAuthMethod:
+      client.tokenEndpointAuthMethod ?? (client.type === "public" ? "none" : "client_secret_basic"),
+    tlsClientAuthSubjectDn: client.tlsClientAuth?.subjectDn ?? null,
+    tlsClientAuthSanDns: client.tlsClientAuth?.sanDns ?? null,
+    tlsClientAuthSanUri: client.tlsClientAuth?.sanUri ?? null,
+    tlsClientAuthSanIp: client.tlsClientAuth?.sanIp ?? null,
+    tlsClientAuthSanEmail: client.tlsClientAuth?.sanEmail ?? null,
+    jwks: client.jwks ?? null,
+    tlsClientCertificateBoundAccessTokens: client.certificateBoundAccessTokens ?? false,
     createdAt: new Date(client.createdAt).toISOString(),
     updatedAt: new Date(client.updatedAt).toISOString(),
   };

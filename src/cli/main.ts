@@ -1,5 +1,9 @@
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { loadConfig } from "../config/index.js";
+import { backupSqlite } from "./backup.js";
+import { writeDevCertificate } from "./dev-certificate.js";
 
 const HELP = `conduit: the Conduit integration server
 
@@ -10,6 +14,10 @@ Usage:
   conduit user add <username> [--new-password <pw> | --password-stdin] [--group <group>]...
   conduit user list
   conduit user delete <username>
+  conduit backup <file>                      online backup of the embedded SQLite database (and the server
+                                             key next to it, <file>.secret.key); PostgreSQL: pg_dump
+  conduit cert dev [--force]                 write a self-signed development certificate for localhost
+                                             into <data dir>/tls and print the variables that serve HTTPS
   conduit --help | conduit <command> --help
 
 Options for the commands that talk to a running server:
@@ -53,6 +61,10 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
         return await invoke(rest, io);
       case "user":
         return await user(rest, io);
+      case "cert":
+        return await cert(rest, io);
+      case "backup":
+        return await backup(rest, io);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
@@ -79,10 +91,11 @@ const CONNECTION = {
 } as const;
 
 function connection(values: { url?: string; user?: string; password?: string }, env: Io["env"]) {
-  const url = (values.url ?? env.CONDUIT_URL ?? `http://localhost:${env.CONDUIT_PORT ?? "5555"}`).replace(
-    /\/$/,
-    "",
-  );
+  const local =
+    env.CONDUIT_PORT?.trim().toLowerCase() === "off"
+      ? `https://localhost:${env.CONDUIT_HTTPS_PORT || "5543"}`
+      : `http://localhost:${env.CONDUIT_PORT || "5555"}`;
+  const url = (values.url ?? env.CONDUIT_URL ?? local).replace(/\/$/, "");
   const user = values.user ?? env.CONDUIT_USER ?? "Administrator";
   const password = values.password ?? env.CONDUIT_PASSWORD;
   const headers: Record<string, string> = {};
@@ -206,4 +219,67 @@ async function user(args: string[], io: Io): Promise<number> {
     default:
       throw new UsageError(`unknown user command "${sub ?? ""}" (add, list, delete)`);
   }
+}
+
+/** `conduit cert dev`: a self-signed certificate for trying HTTPS locally (src/cli/dev-certificate.ts). */
+async function cert(args: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { force: { type: "boolean" }, help: { type: "boolean" } },
+    allowPositionals: true,
+  });
+  if (values.help) return help(io);
+  if (sub !== "dev" || positionals.length > 0)
+    throw new UsageError(`unknown cert command "${sub ?? ""}" (dev)`);
+  const dataDir = resolve(io.env.CONDUIT_DATA_DIR || "./data");
+  const written = await writeDevCertificate(dataDir, { force: values.force === true });
+  const [certFile, keyFile] = [shellQuote(written.cert), shellQuote(written.key)];
+  const port = io.env.CONDUIT_HTTPS_PORT || "5543";
+  const lines = [
+    `Wrote a self-signed development certificate for localhost, 127.0.0.1 and ::1 (valid until ${written.validTo.toISOString().slice(0, 10)}):`,
+    `  ${written.cert}`,
+    `  ${written.key}  (its private key, mode 0600)`,
+    "",
+    `Set these two variables to serve HTTPS on port ${port} as well as HTTP:`,
+    "",
+    `  export CONDUIT_TLS_CERT=${certFile}`,
+    `  export CONDUIT_TLS_KEY=${keyFile}`,
+    "",
+    "then start Conduit and try it:",
+    "",
+    "  npm start",
+    `  curl --cacert ${certFile} https://localhost:${port}/health`,
+    "",
+    "For development only: no client trusts it unless told to (curl --cacert). Never use it in production.",
+  ];
+  io.out(lines.join("\n") + "\n");
+  return 0;
+}
+
+function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
+}
+
+async function backup(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { help: { type: "boolean" } },
+    allowPositionals: true,
+  });
+  if (values.help) return help(io);
+  if (positionals.length !== 1) throw new UsageError("backup needs one argument: the file to write");
+  const result = await backupSqlite(loadConfig(io.env), positionals[0]!);
+  io.out(
+    [
+      `Wrote ${result.database}`,
+      result.key
+        ? `and the server key to ${result.key} (mode 0600): keep the two together, the key opens the sealed secrets`
+        : "The server key is CONDUIT_SECRET_KEY: a restore needs the same value.",
+      "To restore: a fresh data dir with the backup as conduit.sqlite" +
+        (result.key ? " and the key as secret.key." : "."),
+      "",
+    ].join("\n"),
+  );
+  return 0;
 }

@@ -2,13 +2,13 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Conduit } from "../conduit.js";
 import { oauthOf } from "../oauth/module.js";
 import { adminApiRoutes } from "./admin-api.js";
+import { consoleRoutes } from "./console.js";
 import { clientErrorHandler, sendError } from "./errors.js";
 import { externalServerRoutes } from "./external-servers-api.js";
-import { flowAdminRoutes } from "./flow-admin-api.js";
 import { registerFormParser } from "./form.js";
 import { invokeRoutes } from "./invoke.js";
-import { oauthAdminRoutes } from "./oauth-admin-api.js";
 import { oauthEndpointRoutes } from "./oauth-endpoints.js";
+import { openApiRoutes, recordRoutes } from "./openapi.js";
 
 /**
  * The one place that composes the HTTP surfaces. The subsystems (src/oauth, src/flow,
@@ -32,6 +32,7 @@ export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
     frameworkErrors: (error, request, reply) => sendError(request, reply, error),
     clientErrorHandler,
   });
+  recordRoutes(app);
   registerFormParser(app);
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
@@ -45,8 +46,8 @@ export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
   await app.register(adminApiRoutes, { conduit, prefix: "/admin/api" });
   const oauth = oauthOf(conduit);
   await app.register(oauthEndpointRoutes, { server: oauth.server, conduit });
-  await app.register(oauthAdminRoutes, { conduit, admin: oauth.admin, prefix: "/admin/api/oauth" });
   await app.register(externalServerRoutes, { conduit });
-  await app.register(flowAdminRoutes, { conduit });
+  await app.register(openApiRoutes, { conduit });
+  await app.register(consoleRoutes, { conduit });
   return app;
 }

@@ -14,6 +14,7 @@ import { isLoopbackAddress } from "../oauth/transport.js";
 import { sendError } from "./errors.js";
 import { parseForm } from "./form.js";
 import { authenticate } from "./auth.js";
+import { peerCertificate } from "./tls.js";
 
 type Endpoint = (
   server: OAuthServer,
@@ -152,6 +153,7 @@ function toOAuthRequest(request: FastifyRequest, isName: boolean): OAuthRequest 
     accept: header("accept"),
     ip: request.ip,
     connection: request.raw.socket,
+    clientCertificate: peerCertificate(request.raw.socket),
     tls: request.protocol === "https",
     forwardedProto: header("x-forwarded-proto"),
     loopback: isLoopbackAddress(request.socket.remoteAddress ?? ""),

@@ -1,16 +1,20 @@
+import type { PeerCertificate } from "../kernel/certificates.js";
 import { hmac, safeEqual } from "../kernel/crypto.js";
 import { REALM } from "../security/basic.js";
 import type { ClientRecord } from "./clients.js";
 import type { OAuthServer } from "./context.js";
 import { invalidClient, invalidRequest } from "./errors.js";
+import { isTlsAuthMethod, selfSignedMatches, tlsClientAuthMatches, type TlsAuthMethod } from "./mtls.js";
 import { param } from "./params.js";
 import type { OAuthRequest, Params } from "./request.js";
 
-export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "none";
+export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "none" | TlsAuthMethod;
 
 export interface AuthenticatedClient {
   client: ClientRecord;
   method: ClientAuthMethod;
+  /** The certificate that authenticated the client (RFC 8705 methods only). */
+  certificate?: PeerCertificate;
 }
 
 const BASIC_CHALLENGE = `Basic realm="${REALM}"`;
@@ -46,6 +50,8 @@ function parseBasic(header: string): { id: string; secret: string } | undefined 
  * Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3):
  * client_secret_basic, client_secret_post, or none for public clients; one method only (§2.3 "MUST NOT
  * use more than one"). Failures are invalid_client, 401, with a Basic challenge when Basic was tried (§5.2).
+ * RFC 8705 §2: a client registered for tls_client_auth or self_signed_tls_client_auth sends its client_id
+ * and authenticates with the certificate of the TLS connection, never with a secret.
  */
 export async function authenticateClient(
   server: OAuthServer,
@@ -88,6 +94,10 @@ export async function authenticateClient(
   const client = await server.clients.get(id);
   if (!client) throw invalidClient("client authentication failed", challenge);
   if (!client.enabled) throw invalidClient("the client is disabled", challenge);
+  if (isTlsAuthMethod(client.tokenEndpointAuthMethod)) {
+    if (method !== "none") throw invalidClient("this client authenticates with its certificate", challenge);
+    return { client, ...certificateAuthentication(server, client, client.tokenEndpointAuthMethod, request) };
+  }
   if (client.type === "public") {
     if (method !== "none") throw invalidClient("a public client has no secret", challenge);
     if (!options.allowPublic) throw invalidClient("public clients may not use this endpoint");
@@ -97,6 +107,39 @@ export async function authenticateClient(
   if (digest === undefined || !digestMatches(server, client, digest))
     throw invalidClient("client authentication failed", challenge);
   return { client, method };
+}
+
+/**
+ * RFC 8705 §2.1 (tls_client_auth: chained to CONDUIT_TLS_CA, subject DN or SAN as registered) and §2.2
+ * (self_signed_tls_client_auth: a certificate the client registered, by SHA-256 thumbprint). Only when the
+ * HTTPS listener asks for client certificates.
+ */
+function certificateAuthentication(
+  server: OAuthServer,
+  client: ClientRecord,
+  method: TlsAuthMethod,
+  request: OAuthRequest,
+): { method: TlsAuthMethod; certificate: PeerCertificate } {
+  const certificate = request.clientCertificate;
+  if (!server.mutualTls || !certificate)
+    throw invalidClient("a client certificate is required (RFC 8705: mutual TLS on the HTTPS port)");
+  const matches =
+    method === "tls_client_auth"
+      ? client.tlsClientAuth !== undefined && tlsClientAuthMatches(certificate, client.tlsClientAuth)
+      : client.jwks !== undefined && selfSignedMatches(certificate, client.jwks);
+  if (!matches) {
+    server.log.info(
+      {
+        event: "oauth_client_certificate_refused",
+        clientId: client.clientId,
+        method,
+        chained: certificate.chained,
+      },
+      "client certificate does not match the registration",
+    );
+    throw invalidClient("client authentication failed");
+  }
+  return { method, certificate };
 }
 
 /**

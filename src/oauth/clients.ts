@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from "kysely";
 import { LRUCache } from "lru-cache";
 import type { ChangeFeed } from "../storage/change-feed.js";
 import type { Database } from "../storage/schema.js";
+import type { Jwks, TlsAuthMethod, TlsClientAuthSubject } from "./mtls.js";
 import type { OAuthClientsTable } from "./schema.js";
 
 export type ClientType = "confidential" | "public";
@@ -28,6 +29,14 @@ export interface ClientRecord {
   previousSecretExpiresAt: number | undefined;
   registrationTokenDigest: string | undefined;
   metadata: Record<string, unknown> | undefined;
+  /** RFC 8705: a certificate method; undefined: a secret (confidential) or none (public). */
+  tokenEndpointAuthMethod?: TlsAuthMethod | undefined;
+  /** tls_client_auth: the subject DN or SAN the certificate must show (RFC 8705 §2.1.2). */
+  tlsClientAuth?: TlsClientAuthSubject | undefined;
+  /** self_signed_tls_client_auth: the registered certificates, as a JWKS with x5c (RFC 8705 §2.2.2). */
+  jwks?: Jwks | undefined;
+  /** RFC 8705 §3.4: access tokens are bound to the certificate the client presents. */
+  certificateBoundAccessTokens?: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -149,6 +158,11 @@ function toRecord(row: Selectable<OAuthClientsTable>): ClientRecord {
     previousSecretExpiresAt: optionalNumber(row.previous_secret_expires_at),
     registrationTokenDigest: optional(row.registration_token_digest),
     metadata: row.metadata === null ? undefined : (JSON.parse(row.metadata) as Record<string, unknown>),
+    tokenEndpointAuthMethod: (row.token_endpoint_auth_method ?? undefined) as TlsAuthMethod | undefined,
+    tlsClientAuth:
+      row.tls_client_auth === null ? undefined : (JSON.parse(row.tls_client_auth) as TlsClientAuthSubject),
+    jwks: row.jwks === null ? undefined : (JSON.parse(row.jwks) as Jwks),
+    ...(Number(row.certificate_bound_tokens) === 1 ? { certificateBoundAccessTokens: true } : {}),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
@@ -173,6 +187,10 @@ function toRow(client: ClientRecord): OAuthClientsTable {
     previous_secret_expires_at: client.previousSecretExpiresAt ?? null,
     registration_token_digest: client.registrationTokenDigest ?? null,
     metadata: client.metadata === undefined ? null : JSON.stringify(client.metadata),
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod ?? null,
+    tls_client_auth: client.tlsClientAuth === undefined ? null : JSON.stringify(client.tlsClientAuth),
+    jwks: client.jwks === undefined ? null : JSON.stringify(client.jwks),
+    certificate_bound_tokens: client.certificateBoundAccessTokens ? 1 : 0,
     created_at: client.createdAt,
     updated_at: client.updatedAt,
   };

@@ -5,6 +5,7 @@ import type { Principal } from "../security/principal.js";
 import type { ChangeFeed } from "../storage/change-feed.js";
 import type { ClientDirectory, ClientRepository } from "./clients.js";
 import type { CodeRepository } from "./codes.js";
+import type { DecisionStore } from "./decisions.js";
 import type { GrantRegistry } from "./grants/registry.js";
 import type { InitialAccessTokenRepository } from "./initial-access-tokens.js";
 import type { CachedScopeCatalog, ScopeRepository } from "./scopes.js";
@@ -32,6 +33,8 @@ export function deriveKeys(serverKey: Buffer): DerivedKeys {
 export interface OAuthServer {
   /** RFC 8414 §2: the issuer identifier, CONDUIT_PUBLIC_URL. */
   issuer: string;
+  /** RFC 8705: the HTTPS listener asks for client certificates (CONDUIT_TLS_CA is set). */
+  mutualTls: boolean;
   log: Logger;
   clock: Clock;
   changes: ChangeFeed;
@@ -43,6 +46,8 @@ export interface OAuthServer {
   clients: ClientDirectory;
   tokens: TokenRepository;
   codes: CodeRepository;
+  /** Approval forms already decided, shared by every node. */
+  decisions: DecisionStore;
   initialAccessTokens: InitialAccessTokenRepository;
   grants: GrantRegistry;
   /** The resource owner's sign-in (throttled, cached): conduit.basic.verify. */

@@ -1,3 +1,5 @@
+import type { PeerCertificate } from "../kernel/certificates.js";
+
 /**
  * What the endpoints see of an HTTP request, and what they answer. The endpoints do not know Fastify:
  * `src/http/oauth-endpoints.ts` translates, so the same handlers serve `/oauth2/*` and the IS names
@@ -31,6 +33,11 @@ export interface OAuthRequest {
   loopback: boolean;
   /** The client connection (an opaque object): what a keep-alive connection proved is remembered on it. */
   connection?: object;
+  /**
+   * The client certificate of the TLS connection (RFC 8705), when the HTTPS listener asked for one
+   * (CONDUIT_TLS_CA) and the client sent it; `chained` says whether it verified against that CA.
+   */
+  clientCertificate?: PeerCertificate | undefined;
 }
 
 export type OAuthResponse =

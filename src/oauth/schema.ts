@@ -38,6 +38,14 @@ export interface OAuthClientsTable {
   registration_token_digest: string | null;
   /** RFC 7591 metadata as registered (JSON), for RFC 7592 reads. */
   metadata: string | null;
+  /** Migration 0006: RFC 8705 tls_client_auth or self_signed_tls_client_auth; null: a secret (or none). */
+  token_endpoint_auth_method: string | null;
+  /** Migration 0006: JSON, the one subject DN or SAN a tls_client_auth certificate must show. */
+  tls_client_auth: string | null;
+  /** Migration 0006: JSON, the JWKS (with x5c) of a self_signed_tls_client_auth client. */
+  jwks: string | null;
+  /** Migration 0006: RFC 8705 §3.4 tls_client_certificate_bound_access_tokens, 0/1. */
+  certificate_bound_tokens: number;
   created_at: number;
   updated_at: number;
 }
@@ -63,6 +71,8 @@ export interface OAuthTokensTable {
   refresh_count: number;
   /** Refresh tokens: when this token was exchanged (rotation); a later use is a reuse. */
   rotated_at: number | null;
+  /** Migration 0006: RFC 8705 §3.1 x5t#S256 of the certificate the token is bound to. */
+  cnf_x5t_s256: string | null;
 }
 
 export interface OAuthCodesTable {
@@ -90,6 +100,12 @@ export interface OAuthInitialAccessTokensTable {
   used_by_client: string | null;
 }
 
+/** Approval tickets already decided (migration 0007), by SHA-256 digest, until they expire. */
+export interface OAuthDecidedTicketsTable {
+  digest: string;
+  expires_at: number;
+}
+
 declare module "../storage/schema.js" {
   interface Database {
     oauth_scopes: OAuthScopesTable;
@@ -97,5 +113,6 @@ declare module "../storage/schema.js" {
     oauth_tokens: OAuthTokensTable;
     oauth_codes: OAuthCodesTable;
     oauth_initial_access_tokens: OAuthInitialAccessTokensTable;
+    oauth_decided_tickets: OAuthDecidedTicketsTable;
   }
 }

@@ -1,6 +1,7 @@
 import type { Conduit } from "../conduit.js";
 import { ClientDirectory, KyselyClientRepository } from "./clients.js";
 import { KyselyCodeRepository } from "./codes.js";
+import { KyselyDecisionStore } from "./decisions.js";
 import { deriveKeys, type OAuthServer } from "./context.js";
 import { authorizationCodeGrant } from "./grants/authorization-code.js";
 import { clientCredentialsGrant } from "./grants/client-credentials.js";
@@ -11,6 +12,7 @@ import { CachedScopeCatalog, KyselyScopeRepository } from "./scopes.js";
 import { OAuthSettingsStore } from "./settings.js";
 import { TokenStore } from "./token-store.js";
 import { KyselyTokenRepository } from "./tokens.js";
+import { TICKET_LIFETIME_MS } from "./authorize/ticket.js";
 
 /** The grants of the token endpoint (RFC 6749 §4.1, §4.4, §6). Implicit and password are not offered (RFC 9700 §2.1.2, §2.4). */
 export function defaultGrants(): GrantRegistry {
@@ -27,6 +29,7 @@ export function createOAuthServer(conduit: Conduit): OAuthServer {
   const clientRepository = new KyselyClientRepository(db);
   return {
     issuer: conduit.config.publicUrl,
+    mutualTls: conduit.config.tls?.caFile !== undefined,
     log: conduit.log,
     clock: conduit.clock,
     changes: conduit.changes,
@@ -42,6 +45,7 @@ export function createOAuthServer(conduit: Conduit): OAuthServer {
       cacheMs: conduit.storage.dialect === "sqlite" ? 60_000 : 0,
     }),
     codes: new KyselyCodeRepository(db),
+    decisions: new KyselyDecisionStore(db, TICKET_LIFETIME_MS),
     initialAccessTokens: new KyselyInitialAccessTokenRepository(db),
     grants: defaultGrants(),
     verifyUser: (username, password, ip) => conduit.basic.verify(username, password, ip),

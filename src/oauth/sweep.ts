@@ -8,6 +8,8 @@ export async function removeExpired(
   const tokens = await server.tokens.deleteExpired(now);
   const codes = await server.codes.deleteExpired(now);
   const initialAccessTokens = await server.initialAccessTokens.deleteExpired(now);
+  // Decided approval tickets past their lifetime can no longer be replayed: their rows go too.
+  await server.decisions.deleteExpired(now);
   return { tokens, codes, initialAccessTokens };
 }
 

@@ -23,6 +23,8 @@ export interface IssueRequest {
   /** Present when a refresh token is to be issued: the scopes it carries and the refreshes used so far. */
   refresh?: { scopes: string[]; count: number };
   settings: OAuthSettings;
+  /** RFC 8705 §3: the access token is bound to this certificate thumbprint (x5t#S256). */
+  certificateThumbprint?: string | undefined;
 }
 
 /**
@@ -92,6 +94,11 @@ function record(
     revokedAt: undefined,
     refreshCount,
     rotatedAt: undefined,
+    // RFC 8705 §3.1 binds access tokens; §4: a public client's refresh token is bound too (a confidential
+    // client's is bound to its authentication already).
+    ...(request.certificateThumbprint !== undefined && (kind === "access" || request.client.type === "public")
+      ? { certificateThumbprint: request.certificateThumbprint }
+      : {}),
   };
 }
 

@@ -18,6 +18,8 @@ export interface TokenRecord {
   revokedAt: number | undefined;
   refreshCount: number;
   rotatedAt: number | undefined;
+  /** RFC 8705 §3.1: the x5t#S256 of the client certificate the token is bound to. */
+  certificateThumbprint?: string | undefined;
 }
 
 /** A token together with whether its client is still enabled (one query on the request path). */
@@ -158,6 +160,7 @@ function toRecord(row: Selectable<OAuthTokensTable>): TokenRecord {
     revokedAt: row.revoked_at === null ? undefined : Number(row.revoked_at),
     refreshCount: Number(row.refresh_count),
     rotatedAt: row.rotated_at === null ? undefined : Number(row.rotated_at),
+    certificateThumbprint: row.cnf_x5t_s256 ?? undefined,
   };
 }
 
@@ -175,5 +178,6 @@ export function toRow(token: TokenRecord): OAuthTokensTable {
     revoked_at: token.revokedAt ?? null,
     refresh_count: token.refreshCount,
     rotated_at: token.rotatedAt ?? null,
+    cnf_x5t_s256: token.certificateThumbprint ?? null,
   };
 }

@@ -30,6 +30,9 @@ export class LocalTokenVerifier implements TokenVerifier {
       subject: token.username,
       ...(token.expiresAt === undefined ? {} : { expiresAt: token.expiresAt }),
       server: "local",
+      ...(token.certificateThumbprint === undefined
+        ? {}
+        : { certificateThumbprint: token.certificateThumbprint }),
       // Valid until it expires, unless revoked, and every revocation here is published on the change feed.
       ...(this.reusable ? { reusableUntil: token.expiresAt ?? Number.MAX_SAFE_INTEGER } : {}),
     };

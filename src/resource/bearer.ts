@@ -1,3 +1,4 @@
+import { safeEqual } from "../kernel/crypto.js";
 import { ConduitError, ForbiddenError, UnauthorizedError } from "../kernel/errors.js";
 import type { Logger } from "../kernel/logger.js";
 import type { ChangeFeed } from "../storage/change-feed.js";
@@ -18,6 +19,8 @@ interface Remembered {
   until: number;
   user: UserRecord;
   principal: Principal;
+  /** RFC 8705: the certificate a bound token requires, checked again on every remembered use. */
+  thumbprint: string | undefined;
 }
 
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -60,7 +63,9 @@ export class BearerAuthenticator implements Authenticator {
       remembered.header !== request.authorization ||
       remembered.epoch !== this.epoch ||
       remembered.until <= this.clock.now() ||
-      this.directory.peek(remembered.user.username) !== remembered.user
+      this.directory.peek(remembered.user.username) !== remembered.user ||
+      // A bound token only with its certificate (fails closed: no certificate, no memory).
+      (remembered.thumbprint !== undefined && request.clientCertificate?.thumbprint !== remembered.thumbprint)
     )
       return undefined;
     return remembered.principal;
@@ -77,6 +82,18 @@ export class BearerAuthenticator implements Authenticator {
     if (!token) throw this.invalid("the access token is not active", request.ip);
     if (token.expiresAt !== undefined && token.expiresAt <= this.clock.now())
       throw this.invalid("the access token has expired", request.ip);
+    // RFC 8705 §3: a certificate-bound token is accepted only on a connection presenting that certificate.
+    if (
+      token.certificateThumbprint !== undefined &&
+      !(
+        request.clientCertificate !== undefined &&
+        safeEqual(request.clientCertificate.thumbprint, token.certificateThumbprint)
+      )
+    )
+      throw this.invalid(
+        "the access token is bound to a client certificate this connection did not present",
+        request.ip,
+      );
     const user = await this.directory.get(token.runAs);
     if (!user) {
       this.log.error(
@@ -104,6 +121,7 @@ export class BearerAuthenticator implements Authenticator {
         until: Math.min(token.reusableUntil, token.expiresAt ?? Number.MAX_SAFE_INTEGER),
         user,
         principal,
+        thumbprint: token.certificateThumbprint,
       });
     return principal;
   }

@@ -20,6 +20,11 @@ export interface ActiveToken {
    * presented the token. Absent: ask on every request.
    */
   reusableUntil?: number;
+  /**
+   * RFC 8705 §3: a certificate-bound token's x5t#S256. The bearer authenticator then requires the same
+   * certificate on the connection that presents the token, on every request.
+   */
+  certificateThumbprint?: string;
 }
 
 export interface TokenVerifier {

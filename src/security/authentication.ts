@@ -1,3 +1,4 @@
+import type { PeerCertificate } from "../kernel/certificates.js";
 import { UnauthorizedError } from "../kernel/errors.js";
 import type { Principal } from "./principal.js";
 
@@ -10,6 +11,20 @@ export interface AuthRequest {
    * has already proved can be recognised on its next requests without hashing them again.
    */
   connection?: object;
+  /**
+   * What the console's session authenticator (src/security/sessions.ts) looks at; absent or undefined for
+   * other callers. `cookie` is the Cookie header, `csrfToken` the X-CSRF-Token header, `origin` and
+   * `fetchSite` the Origin and Sec-Fetch-Site headers, `host` the Host header and `tls` whether the
+   * connection is HTTPS (together they make this server's own origin).
+   */
+  cookie?: string | undefined;
+  csrfToken?: string | undefined;
+  origin?: string | undefined;
+  fetchSite?: string | undefined;
+  host?: string | undefined;
+  tls?: boolean;
+  /** The client certificate of the TLS connection (RFC 8705: certificate-bound bearer tokens). */
+  clientCertificate?: PeerCertificate | undefined;
 }
 
 /**
@@ -18,8 +33,11 @@ export interface AuthRequest {
  */
 export interface Authenticator {
   readonly scheme: string;
-  /** The WWW-Authenticate challenge sent when a request has no credentials at all. */
-  readonly challenge: string;
+  /**
+   * The WWW-Authenticate challenge sent when a request has no credentials at all; undefined for a scheme
+   * that is never offered to such a request (the console session: a browser would show its own dialog).
+   */
+  readonly challenge: string | undefined;
   authenticate(request: AuthRequest): Promise<Principal | null>;
   /**
    * Optional fast path: the principal when it can be decided from memory alone (credentials verified
@@ -61,7 +79,7 @@ export class AuthenticationChain {
 
   /** Challenges for a request that must authenticate (RFC 9110 §11.6.1). */
   challenges(): string[] {
-    return this.authenticators.map((a) => a.challenge);
+    return this.authenticators.flatMap((a) => (a.challenge === undefined ? [] : [a.challenge]));
   }
 
   missingCredentials(message = "authentication required"): UnauthorizedError {

@@ -2,7 +2,9 @@
  * Masks secrets in a pipeline before it is written anywhere (pub.flow:tracePipeline, logs): fields whose
  * names say they are secret, and any value registered as secret (secret global variables).
  */
-const SECRET_NAME = /pass(word)?|secret|token|authorization|api[-_]?key|credential/i;
+const SECRET_NAME = /pass(word)?|secret|token|authorization|api[-_]?key|credential|(client|private)[-_]?key/i;
+/** A PEM private key is masked wherever it is, whatever the field is called (pub.client:http clientKey). */
+const PRIVATE_KEY_PEM = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
 export const MASK = "********";
 
 export type SecretValues = () => Iterable<string>;
@@ -15,6 +17,7 @@ export function maskPipeline(value: unknown, secrets: SecretValues = () => [], d
 function mask(value: unknown, secrets: Set<string>, depth: number): unknown {
   if (depth > 32) return "[too deep]";
   if (typeof value === "string") {
+    if (PRIVATE_KEY_PEM.test(value)) return MASK;
     let out = value;
     for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(MASK);
     return out;

@@ -42,6 +42,18 @@ export interface SettingsTable {
   updated_at: number;
 }
 
+/** Admin console sessions: the session id is stored only as a keyed digest (src/security/sessions.ts). */
+export interface ConsoleSessionsTable {
+  digest: string;
+  username: string;
+  /** Keyed digest of the password hash the user signed in with: a new password ends the session. */
+  credential: string;
+  created_at: number;
+  last_seen_at: number;
+  /** The absolute end of the session, whatever its activity. */
+  expires_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -49,4 +61,5 @@ export interface Database {
   acls: AclsTable;
   node_acls: NodeAclsTable;
   settings: SettingsTable;
+  console_sessions: ConsoleSessionsTable;
 }

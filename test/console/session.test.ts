@@ -82,7 +82,7 @@ describe("console session in a browser", () => {
         `${server.url}/admin/api/oauth/scopes`,
         `${server.url}/invoke/pub.math/randomDouble`,
       ]) {
-        const response = page.waitForResponse((r) => r.url() === target);
+        const response = page.waitForResponse((r) => r.url() === target && r.request().method() === "POST");
         await page.goto(`${origin}/?target=${encodeURIComponent(target)}`);
         const answer = await response;
         expect(statuses, `${origin} → ${target}`).toContain(answer.status());

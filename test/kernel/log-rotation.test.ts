@@ -56,13 +56,14 @@ describe("log file rotation", () => {
       maxSize: "512K",
       maxFiles: 3,
     });
-    for (const [name, value] of [
+    const bad: [string, string][] = [
       ["CONDUIT_LOG_MAX_SIZE", "10"],
       ["CONDUIT_LOG_MAX_SIZE", "0M"],
       ["CONDUIT_LOG_MAX_SIZE", "10T"],
       ["CONDUIT_LOG_FILES", "0"],
       ["CONDUIT_LOG_FILES", "many"],
-    ])
+    ];
+    for (const [name, value] of bad)
       expect(() => loadConfig({ [name]: value }), `${name}=${value}`).toThrow(name);
   });
 });

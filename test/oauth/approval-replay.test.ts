@@ -1,4 +1,6 @@
+import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freshPostgresDatabase } from "../support/postgres.js";
 import { basic, startServer, type TestServer } from "../support/server.js";
 import { cookieOf, createClient, field, pkce, PASSWORD, REDIRECT, seed, USER } from "./support.js";
 
@@ -62,5 +64,108 @@ describe("an approval form sent twice", () => {
       expect(replay.status).toBe(400);
       expect(replay.headers.get("location")).toBeNull();
     }
+  });
+});
+
+/** Issue 11: the decision is recorded in the database, so another node refuses the replay too. */
+describe("an approval form replayed on another node of the cluster", () => {
+  let nodeA: TestServer;
+  let nodeB: TestServer;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    const database = await freshPostgresDatabase();
+    drop = database.drop;
+    const env = { CONDUIT_SECRET_KEY: randomBytes(32).toString("base64") };
+    nodeA = await startServer({ databaseUrl: database.url, env });
+    nodeB = await startServer({ databaseUrl: database.url, env });
+    await seed(nodeA);
+  });
+  afterAll(async () => {
+    await nodeA?.close();
+    await nodeB?.close();
+    await drop?.();
+  });
+
+  it("is refused on node B after node A decided it, with the old cookie", async () => {
+    const client = await createClient(nodeA, {
+      type: "confidential",
+      redirectUris: [REDIRECT],
+      grantTypes: ["authorization_code"],
+      scopes: ["math"],
+    });
+    const { challenge } = await pkce();
+    const query = new URLSearchParams({
+      response_type: "code",
+      client_id: client.clientId,
+      redirect_uri: REDIRECT,
+      scope: "math",
+      code_challenge: challenge,
+      code_challenge_method: "S256",
+    });
+    const page = await fetch(`${nodeA.url}/oauth2/authorize?${query}`, {
+      headers: { accept: "text/html", authorization: basic(USER, PASSWORD) },
+    });
+    expect(page.status).toBe(200);
+    const cookie = cookieOf(page);
+    const html = await page.text();
+    const body = new URLSearchParams({
+      ticket: field(html, "ticket"),
+      csrf_token: field(html, "csrf_token"),
+      scope: "math",
+      decision: "approve",
+    });
+    const submit = (node: TestServer) =>
+      fetch(`${node.url}/oauth2/authorize`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { cookie, "content-type": "application/x-www-form-urlencoded", accept: "text/html" },
+        body,
+      });
+    const first = await submit(nodeA);
+    expect(first.status).toBe(303);
+    expect(new URL(first.headers.get("location")!).searchParams.get("code")).toBeTruthy();
+    // Node B never saw this form: only the database can tell it that the decision was taken.
+    const replay = await submit(nodeB);
+    expect(replay.status).toBe(400);
+    expect(replay.headers.get("location")).toBeNull();
+    expect(await replay.text()).toContain("already submitted");
+  });
+
+  it("an undecided form still works on the other node (tickets are not bound to a node)", async () => {
+    const client = await createClient(nodeA, {
+      type: "confidential",
+      redirectUris: [REDIRECT],
+      grantTypes: ["authorization_code"],
+      scopes: ["math"],
+    });
+    const { challenge } = await pkce();
+    const query = new URLSearchParams({
+      response_type: "code",
+      client_id: client.clientId,
+      redirect_uri: REDIRECT,
+      scope: "math",
+      code_challenge: challenge,
+      code_challenge_method: "S256",
+    });
+    const page = await fetch(`${nodeA.url}/oauth2/authorize?${query}`, {
+      headers: { accept: "text/html", authorization: basic(USER, PASSWORD) },
+    });
+    const html = await page.text();
+    const decided = await fetch(`${nodeB.url}/oauth2/authorize`, {
+      method: "POST",
+      redirect: "manual",
+      headers: {
+        cookie: cookieOf(page),
+        "content-type": "application/x-www-form-urlencoded",
+        accept: "text/html",
+      },
+      body: new URLSearchParams({
+        ticket: field(html, "ticket"),
+        csrf_token: field(html, "csrf_token"),
+        scope: "math",
+        decision: "approve",
+      }),
+    });
+    expect(decided.status).toBe(303);
   });
 });

@@ -1,4 +1,3 @@
-import { LRUCache } from "lru-cache";
 import { randomToken, sha256 } from "../../kernel/crypto.js";
 import { timeOrderedId } from "../ids.js";
 import { parseAuthorization } from "../../security/authentication.js";
@@ -148,7 +147,8 @@ async function continueAuthorization(step: Step): Promise<OAuthResponse> {
   if (decision === "approve" && chosen.length === 0)
     return approval(step, ticket, client, "Keep at least one scope, or deny.");
   // A decision is taken once: the approval form cannot be sent again for another code.
-  if (!spend(text!)) throw invalidRequest("this approval was already submitted; start again");
+  if (!(await spend(server, text!, ticket.expiresAt)))
+    throw invalidRequest("this approval was already submitted; start again");
   const spent = { "set-cookie": newCookieNonce(step.secure).setCookie };
   if (decision === "deny")
     return redirect(
@@ -165,17 +165,9 @@ async function continueAuthorization(step: Step): Promise<OAuthResponse> {
   return issueCode(step, ticket, [...new Set(chosen)], spent);
 }
 
-/**
- * Approval tickets already decided, until they expire. With the cookie nonce renewed at the decision, the
- * same browser cannot replay the form; this set refuses a replay with the old cookie too (on this node).
- */
-const decided = new LRUCache<string, true>({ max: 100_000, ttl: TICKET_LIFETIME_MS });
-
-function spend(ticket: string): boolean {
-  const key = sha256(ticket);
-  if (decided.has(key)) return false;
-  decided.set(key, true);
-  return true;
+/** A decision is taken once across the cluster (the decision store keeps each decided ticket's digest). */
+function spend(server: OAuthServer, ticket: string, expiresAt: number): Promise<boolean> {
+  return server.decisions.spend(sha256(ticket), expiresAt);
 }
 
 /**

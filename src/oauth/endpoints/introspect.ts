@@ -46,6 +46,10 @@ export async function introspectionEndpoint(
     iat: Math.floor(token.issuedAt / 1000),
     iss: server.issuer,
     jti: token.id,
+    // RFC 8705 §3.2: the confirmation of a certificate-bound token.
+    ...(token.certificateThumbprint === undefined
+      ? {}
+      : { cnf: { "x5t#S256": token.certificateThumbprint } }),
   });
 }
 

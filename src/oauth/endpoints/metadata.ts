@@ -1,11 +1,14 @@
 import type { OAuthServer } from "../context.js";
+import { TLS_AUTH_METHODS } from "../mtls.js";
 import { json, type OAuthResponse } from "../request.js";
 
 /** RFC 8414 §2, §3: authorization server metadata; `issuer` is CONDUIT_PUBLIC_URL. */
 export async function metadataEndpoint(server: OAuthServer): Promise<OAuthResponse> {
   const base = server.issuer;
   const scopes = await server.scopes.list();
-  const secretMethods = ["client_secret_basic", "client_secret_post"];
+  // RFC 8705 §2.1.1, §2.2.1: only when the HTTPS listener asks for client certificates.
+  const tlsMethods = server.mutualTls ? [...TLS_AUTH_METHODS] : [];
+  const clientMethods = ["client_secret_basic", "client_secret_post", ...tlsMethods];
   const response = json({
     issuer: base,
     authorization_endpoint: `${base}/oauth2/authorize`,
@@ -17,12 +20,14 @@ export async function metadataEndpoint(server: OAuthServer): Promise<OAuthRespon
     response_types_supported: ["code"],
     response_modes_supported: ["query"],
     grant_types_supported: server.grants.names(),
-    token_endpoint_auth_methods_supported: [...secretMethods, "none"],
-    introspection_endpoint_auth_methods_supported: secretMethods,
-    revocation_endpoint_auth_methods_supported: [...secretMethods, "none"],
+    token_endpoint_auth_methods_supported: [...clientMethods, "none"],
+    introspection_endpoint_auth_methods_supported: clientMethods,
+    revocation_endpoint_auth_methods_supported: [...clientMethods, "none"],
     code_challenge_methods_supported: ["S256"],
     // RFC 9207 §3
     authorization_response_iss_parameter_supported: true,
+    // RFC 8705 §3.3
+    ...(server.mutualTls ? { tls_client_certificate_bound_access_tokens: true } : {}),
   });
   return { ...response, headers: { "cache-control": "public, max-age=60" } };
 }

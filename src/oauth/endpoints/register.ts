@@ -5,6 +5,14 @@ import { clientProblem, newClientId, newClientSecret } from "../client-rules.js"
 import type { ClientRecord, GrantType } from "../clients.js";
 import type { OAuthServer } from "../context.js";
 import { OAuthError, methodNotAllowed } from "../errors.js";
+import {
+  checkJwks,
+  isTlsAuthMethod,
+  RFC_NAMES,
+  SUBJECT_KINDS,
+  TLS_AUTH_METHODS,
+  type TlsClientAuthSubject,
+} from "../mtls.js";
 import { parseScope } from "../scope-request.js";
 import { NO_STORE, json, type OAuthRequest, type OAuthResponse } from "../request.js";
 import { requireSecure } from "../transport.js";
@@ -27,7 +35,11 @@ export async function registrationEndpoint(
     throw invalidToken("the initial access token is not valid");
   const metadata = await parseMetadata(server, request);
   const clientId = newClientId();
-  const secret = metadata.type === "confidential" ? newClientSecret() : undefined;
+  // RFC 8705 §2: a client authenticating with its certificate gets no secret.
+  const secret =
+    metadata.type === "confidential" && !isTlsAuthMethod(metadata.tokenEndpointAuthMethod)
+      ? newClientSecret()
+      : undefined;
   const registrationToken = randomToken(32);
   const client: ClientRecord = {
     ...metadata,
@@ -104,7 +116,17 @@ export async function registrationManagementEndpoint(
 
 type Metadata = Pick<
   ClientRecord,
-  "clientName" | "version" | "type" | "redirectUris" | "grantTypes" | "scopes" | "metadata"
+  | "clientName"
+  | "version"
+  | "type"
+  | "redirectUris"
+  | "grantTypes"
+  | "scopes"
+  | "metadata"
+  | "tokenEndpointAuthMethod"
+  | "tlsClientAuth"
+  | "jwks"
+  | "certificateBoundAccessTokens"
 >;
 
 const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"];
@@ -134,8 +156,11 @@ async function parseMetadata(
   )
     throw clientMetadata('response_types must be ["code"] exactly when grant_types has authorization_code');
   const method = text(m, "token_endpoint_auth_method") ?? "client_secret_basic";
-  if (!AUTH_METHODS.includes(method))
+  // RFC 8705 §2.1.1, §2.2.1: the certificate methods, when the HTTPS listener asks for certificates.
+  const methods = server.mutualTls ? [...AUTH_METHODS, ...TLS_AUTH_METHODS] : AUTH_METHODS;
+  if (!methods.includes(method))
     throw clientMetadata(`token_endpoint_auth_method ${method} is not supported`);
+  const tls = tlsMetadata(m);
   const clientName = text(m, "client_name") ?? `client ${randomToken(6)}`;
   const version = text(m, "software_version") ?? "1.0";
   let scopes: string[];
@@ -152,6 +177,8 @@ async function parseMetadata(
     grantTypes,
     scopes,
     metadata: { token_endpoint_auth_method: method, response_types: responseTypes },
+    tokenEndpointAuthMethod: isTlsAuthMethod(method) ? method : undefined,
+    ...tls,
   };
   const problem = await clientProblem(server, { ...metadata, runAsUser: undefined });
   if (problem) throw new OAuthError(problem.error, problem.message);
@@ -174,7 +201,43 @@ function view(server: OAuthServer, client: ClientRecord): Record<string, unknown
       client.metadata?.token_endpoint_auth_method ??
       (client.type === "public" ? "none" : "client_secret_basic"),
     scope: client.scopes.join(" "),
+    ...Object.fromEntries(
+      SUBJECT_KINDS.filter((kind) => client.tlsClientAuth?.[kind] !== undefined).map((kind) => [
+        RFC_NAMES[kind],
+        client.tlsClientAuth![kind],
+      ]),
+    ),
+    ...(client.jwks ? { jwks: client.jwks } : {}),
+    ...(client.certificateBoundAccessTokens ? { tls_client_certificate_bound_access_tokens: true } : {}),
     registration_client_uri: `${server.issuer}/oauth2/register/${encodeURIComponent(client.clientId)}`,
+  };
+}
+
+/** RFC 8705 §2.1.2 subject metadata, §2.2.2 `jwks` (inline only, no jwks_uri), §3.4 bound tokens. */
+function tlsMetadata(
+  m: Record<string, unknown>,
+): Pick<Metadata, "tlsClientAuth" | "jwks" | "certificateBoundAccessTokens"> {
+  const subject: TlsClientAuthSubject = {};
+  for (const kind of SUBJECT_KINDS) {
+    const value = text(m, RFC_NAMES[kind]);
+    if (value !== undefined) subject[kind] = value;
+  }
+  let jwks;
+  if (m.jwks !== undefined && m.jwks !== null)
+    try {
+      jwks = checkJwks(m.jwks);
+    } catch (error) {
+      throw clientMetadata(`jwks ${(error as Error).message}`);
+    }
+  if (m.jwks_uri !== undefined && m.jwks_uri !== null)
+    throw clientMetadata("jwks_uri is not supported: register jwks inline");
+  const bound = m.tls_client_certificate_bound_access_tokens;
+  if (bound !== undefined && typeof bound !== "boolean")
+    throw clientMetadata("tls_client_certificate_bound_access_tokens must be a boolean");
+  return {
+    tlsClientAuth: Object.keys(subject).length > 0 ? subject : undefined,
+    jwks,
+    certificateBoundAccessTokens: bound === true,
   };
 }
 

@@ -1,6 +1,7 @@
 import { authenticateClient } from "../client-auth.js";
 import type { OAuthServer } from "../context.js";
-import { unauthorizedClient, unsupportedGrantType } from "../errors.js";
+import { invalidRequest, unauthorizedClient, unsupportedGrantType } from "../errors.js";
+import { boundThumbprint } from "../mtls.js";
 import { postParams, refuseRepeated, requiredParam } from "../params.js";
 import { json, type OAuthRequest, type OAuthResponse } from "../request.js";
 import { requireSecure } from "../transport.js";
@@ -18,8 +19,27 @@ export async function tokenEndpoint(server: OAuthServer, request: OAuthRequest):
   const grantType = requiredParam(params, "grant_type", { max: 100 });
   const grant = server.grants.get(grantType);
   if (!grant) throw unsupportedGrantType(`grant_type ${grantType} is not supported`);
-  const { client, method } = await authenticateClient(server, request, params, { allowPublic: true });
+  const { client, method, certificate } = await authenticateClient(server, request, params, {
+    allowPublic: true,
+  });
   if (!(client.grantTypes as string[]).includes(grantType))
     throw unauthorizedClient(`the client may not use the ${grantType} grant`);
-  return json(await grant({ server, client, method, params, settings, ip: request.ip }));
+  // RFC 8705 §3: certificate-bound access tokens.
+  const bound = boundThumbprint(
+    client,
+    certificate,
+    server.mutualTls ? request.clientCertificate : undefined,
+  );
+  if (bound instanceof Error) throw invalidRequest(bound.message);
+  return json(
+    await grant({
+      server,
+      client,
+      method,
+      params,
+      settings,
+      ip: request.ip,
+      ...(bound === undefined ? {} : { certificateThumbprint: bound }),
+    }),
+  );
 }

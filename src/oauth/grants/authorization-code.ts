@@ -34,6 +34,7 @@ export const authorizationCodeGrant: GrantHandler = async (context) => {
     grantId: record.grantId,
     ...(refreshAllowed(client, 0) ? { refresh: { scopes, count: 0 } } : {}),
     settings,
+    certificateThumbprint: context.certificateThumbprint,
   });
   // Consumed and stored at once, so a concurrent replay revokes these tokens too.
   if (!(await server.codes.redeem(digest, server.clock.now(), records)))

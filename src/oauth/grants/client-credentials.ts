@@ -10,7 +10,8 @@ import type { GrantHandler } from "./registry.js";
  * clients"); scopes limited to the client's; the token runs as the client's runAsUser; no refresh token
  * (§4.4.3 "SHOULD NOT be included").
  */
-export const clientCredentialsGrant: GrantHandler = async ({ server, client, method, params, settings }) => {
+export const clientCredentialsGrant: GrantHandler = async (context) => {
+  const { server, client, method, params, settings } = context;
   if (method === "none" || client.type !== "confidential")
     throw unauthorizedClient("client_credentials needs a confidential client");
   if (client.runAsUser === undefined)
@@ -22,5 +23,6 @@ export const clientCredentialsGrant: GrantHandler = async ({ server, client, met
     scopes,
     grantId: timeOrderedId(),
     settings,
+    certificateThumbprint: context.certificateThumbprint,
   });
 };

@@ -23,6 +23,12 @@ export const refreshTokenGrant: GrantHandler = async (context) => {
   if (token.revokedAt !== undefined) throw invalidGrant("the refresh token has been revoked");
   if (token.expiresAt !== undefined && token.expiresAt <= now)
     throw invalidGrant("the refresh token has expired");
+  // RFC 8705 §4: a public client's refresh token is bound to the certificate it was issued with.
+  if (
+    token.certificateThumbprint !== undefined &&
+    token.certificateThumbprint !== context.certificateThumbprint
+  )
+    throw invalidGrant("the refresh token is bound to another client certificate");
   if (token.username !== undefined) await requireOwner(server, token.username);
   if (client.refreshLimit !== undefined && token.refreshCount >= client.refreshLimit)
     throw invalidGrant("the refresh limit is reached");
@@ -39,6 +45,7 @@ export const refreshTokenGrant: GrantHandler = async (context) => {
     grantId: token.grantId,
     ...(refreshAllowed(client, count) ? { refresh: { scopes: token.scopes, count } } : {}),
     settings,
+    certificateThumbprint: context.certificateThumbprint,
   });
   // A reuse elsewhere may have revoked the family while these tokens were being written: then they are
   // part of it too (the presented token is in the family, so its revocation shows it).

@@ -12,6 +12,8 @@ export interface GrantContext {
   params: Params;
   settings: OAuthSettings;
   ip: string;
+  /** RFC 8705 §3: the x5t#S256 the access tokens issued are bound to (src/oauth/mtls.ts). */
+  certificateThumbprint?: string;
 }
 
 export type GrantHandler = (context: GrantContext) => Promise<TokenResponse>;

@@ -1,4 +1,4 @@
-import { request } from "undici";
+import { request, type Dispatcher } from "undici";
 import { readCapped, transportError } from "./upstream-error.js";
 
 /** What a discovery document tells about an authorization server. */
@@ -19,12 +19,14 @@ const OAUTH = "/.well-known/oauth-authorization-server";
 /**
  * Reads an RFC 8414 authorization server metadata document (`/.well-known/oauth-authorization-server`) or
  * an OpenID Connect Discovery 1.0 document (`/.well-known/openid-configuration`) at `url`, within
- * `timeoutMs` and MAX_BODY bytes. Throws DiscoveryError with a reason fit for the administrator.
+ * `timeoutMs` and MAX_BODY bytes, through `dispatcher` when given (an Agent presenting the server's client
+ * certificate, issue 9). Throws DiscoveryError with a reason fit for the administrator.
  */
-export async function discover(url: string, timeoutMs: number): Promise<Discovered> {
+export async function discover(url: string, timeoutMs: number, dispatcher?: Dispatcher): Promise<Discovered> {
   let text: string;
   try {
     const response = await request(url, {
+      ...(dispatcher ? { dispatcher } : {}),
       method: "GET",
       headers: { accept: "application/json" },
       signal: AbortSignal.timeout(timeoutMs),

@@ -1,5 +1,6 @@
 import { Pool } from "undici";
 import type { Claims } from "./claims.js";
+import type { TlsOptions } from "./tls.js";
 import { readCapped, transportError, UpstreamError } from "./upstream-error.js";
 
 export interface IntrospectionTarget {
@@ -7,6 +8,8 @@ export interface IntrospectionTarget {
   clientId: string;
   clientSecret: string;
   timeoutMs: number;
+  /** Mutual TLS: the client certificate and key to present, the CAs to trust. */
+  tls?: TlsOptions;
 }
 
 /** Largest introspection answer read; anything longer is malformed. */
@@ -32,6 +35,7 @@ export class IntrospectionClient {
       headersTimeout: target.timeoutMs,
       bodyTimeout: target.timeoutMs,
       keepAliveTimeout: 30_000,
+      ...(target.tls ? { connect: { ...target.tls } } : {}),
     });
     // RFC 6749 §2.3.1: client_id and client_secret are form-encoded, then sent with HTTP Basic.
     const credentials = `${formEncode(target.clientId)}:${formEncode(target.clientSecret)}`;

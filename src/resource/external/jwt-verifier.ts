@@ -7,7 +7,7 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from "jose";
-import { request } from "undici";
+import { request, type Dispatcher } from "undici";
 import type { Clock } from "../../kernel/clock.js";
 import type { Logger } from "../../kernel/logger.js";
 import { Breaker } from "./breaker.js";
@@ -23,6 +23,8 @@ export interface JwtTarget {
   /** Required `aud` value, when configured. */
   audience: string | null;
   timeoutMs: number;
+  /** The connections the JWKS is fetched on (an Agent presenting the server's client certificate). */
+  dispatcher?: Dispatcher;
 }
 
 /** Least time between two JWKS fetches (a floor on refetching for unknown `kid`s). */
@@ -75,7 +77,7 @@ export class JwtVerifier extends CachingVerifier {
       cooldownDuration: JWKS_COOLDOWN_MS,
       cacheMaxAge: JWKS_MAX_AGE_MS,
       [customFetch]: (url: string, init: { signal: AbortSignal }) =>
-        this.breaker.run(() => fetchJwks(url, init.signal, target.timeoutMs)),
+        this.breaker.run(() => fetchJwks(url, init.signal, target.timeoutMs, target.dispatcher)),
     });
   }
 
@@ -133,9 +135,15 @@ export function accessTokenTyp(header: JWTHeaderParameters, payload: JWTPayload)
 }
 
 /** GET the JWKS for jose (RFC 7517 §5), within `timeoutMs` and MAX_JWKS_BYTES. */
-async function fetchJwks(url: string, signal: AbortSignal, timeoutMs: number): Promise<Response> {
+async function fetchJwks(
+  url: string,
+  signal: AbortSignal,
+  timeoutMs: number,
+  dispatcher: Dispatcher | undefined,
+): Promise<Response> {
   try {
     const response = await request(url, {
+      ...(dispatcher ? { dispatcher } : {}),
       method: "GET",
       headers: { accept: "application/json, application/jwk-set+json" },
       signal,

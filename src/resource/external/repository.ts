@@ -22,6 +22,12 @@ export interface ExternalServerRecord {
   jwksUri: string | null;
   audience: string | null;
   discoveryUrl: string | null;
+  /** Mutual TLS: the PEM certificate (may hold a chain) presented on introspection, discovery and JWKS calls. */
+  clientCertificate: string | null;
+  /** Its private key, sealed with SecretBox. */
+  sealedClientKey: string | null;
+  /** A PEM bundle of CAs trusted for this server (instead of the system roots). */
+  caCertificates: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -93,6 +99,9 @@ function toRow(s: ExternalServerRecord): ExternalServersTable {
     jwks_uri: s.jwksUri,
     audience: s.audience,
     discovery_url: s.discoveryUrl,
+    client_certificate: s.clientCertificate,
+    client_key: s.sealedClientKey,
+    ca_certificates: s.caCertificates,
     created_at: s.createdAt,
     updated_at: s.updatedAt,
   };
@@ -114,6 +123,9 @@ function toRecord(r: ExternalServersTable): ExternalServerRecord {
     jwksUri: r.jwks_uri,
     audience: r.audience,
     discoveryUrl: r.discovery_url,
+    clientCertificate: r.client_certificate ?? null,
+    sealedClientKey: r.client_key ?? null,
+    caCertificates: r.ca_certificates ?? null,
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };

@@ -15,6 +15,12 @@ export interface ExternalServersTable {
   jwks_uri: string | null;
   audience: string | null;
   discovery_url: string | null;
+  /** Migration 0006: the PEM certificate (chain) presented for mutual TLS. */
+  client_certificate: string | null;
+  /** Migration 0006: its private key, sealed with SecretBox; never the clear key. */
+  client_key: string | null;
+  /** Migration 0006: PEM CA bundle trusted for this server's certificate (else the system roots). */
+  ca_certificates: string | null;
   created_at: number;
   updated_at: number;
 }

@@ -8,7 +8,9 @@ import { IntrospectionVerifier } from "./introspection-verifier.js";
 import { JwtVerifier } from "./jwt-verifier.js";
 import type { ResourceMetrics } from "./metrics.js";
 import type { ExternalServerRecord } from "./repository.js";
+import { tlsAgent, tlsOptionsOf } from "./tls.js";
 import { TokenCache, type CachePolicy } from "./token-cache.js";
+import type { Agent } from "undici";
 
 export interface RuntimeDeps {
   secretBox: SecretBox;
@@ -30,6 +32,8 @@ export class ServerRuntime {
   readonly jwt: TokenVerifier | undefined;
   private readonly client: IntrospectionClient;
   private readonly cache: TokenCache;
+  /** JWKS connections, presenting the server's client certificate when it has one. */
+  private readonly agent: Agent | undefined;
 
   constructor(
     readonly record: ExternalServerRecord,
@@ -49,12 +53,15 @@ export class ServerRuntime {
       subjectClaim: record.subjectClaim,
       audience: record.audience,
     };
+    const tls = tlsOptionsOf(record, deps.secretBox);
     this.client = new IntrospectionClient({
       url: record.introspectionEndpoint,
       clientId: record.clientId,
       clientSecret: deps.secretBox.open(record.sealedClientSecret),
       timeoutMs: record.timeoutMs,
+      ...(tls ? { tls } : {}),
     });
+    this.agent = tls && record.jwksUri ? tlsAgent(tls, record.timeoutMs) : undefined;
     this.introspection = new IntrospectionVerifier(this.client, mapping, this.cache, clock, metrics, log);
     this.jwt =
       record.issuer && record.jwksUri
@@ -64,6 +71,7 @@ export class ServerRuntime {
               jwksUri: record.jwksUri,
               audience: record.audience,
               timeoutMs: record.timeoutMs,
+              ...(this.agent ? { dispatcher: this.agent } : {}),
             },
             mapping,
             this.cache,
@@ -77,5 +85,6 @@ export class ServerRuntime {
   async close(): Promise<void> {
     this.cache.clear();
     await this.client.close().catch(() => undefined);
+    await this.agent?.close().catch(() => undefined);
   }
 }

@@ -2,6 +2,9 @@ import { STATUS_CODES } from "node:http";
 import { CONNECTION_FIELDS, FIELD_NAME, FIELD_VALUE } from "../http-fields.js";
 import { Readable } from "node:stream";
 import { Agent, request, type Dispatcher } from "undici";
+import { LRUCache } from "lru-cache";
+import { keyMatchesCertificate, parseCertificates, parsePrivateKey } from "../../kernel/certificates.js";
+import { sha256 } from "../../kernel/crypto.js";
 import { BadRequestError, ConduitError } from "../../kernel/errors.js";
 import { defineService, type ServiceDefinition } from "../types.js";
 
@@ -26,6 +29,79 @@ export class HttpTransportError extends ConduitError {
 /** A pooled HTTP client for pub.client:http (keep-alive connections per origin). */
 export function createHttpAgent(): Agent {
   return new Agent({ connections: 64, keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000 });
+}
+
+/** Largest PEM input (a certificate chain or a trust store). */
+const MAX_PEM = 256 * 1024;
+
+/** The TLS material of one call: a client certificate (chain) and its key, and the CAs to trust. */
+interface TlsMaterial {
+  cert?: string;
+  key?: string;
+  ca?: string;
+}
+
+/**
+ * Two-way TLS inputs (issue 9): `clientCertificate` (PEM, may hold a chain, leaf first) with `clientKey`
+ * (PEM), and `trustStore` (PEM CA bundle trusted instead of the system roots). Checked before anything is
+ * sent: a certificate that does not parse, or a key that is not the certificate's, is a 400.
+ */
+function tlsOf(input: Record<string, unknown>): TlsMaterial | undefined {
+  const pem = (field: string): string | undefined => {
+    const value = input[field];
+    if (value === undefined || value === null || value === "") return undefined;
+    if (typeof value !== "string") throw invalid(field, "must be PEM text");
+    if (value.length > MAX_PEM) throw invalid(field, `must be at most ${MAX_PEM} characters`);
+    return value;
+  };
+  const cert = pem("clientCertificate");
+  const key = pem("clientKey");
+  const ca = pem("trustStore");
+  if (cert === undefined && key === undefined && ca === undefined) return undefined;
+  if ((cert === undefined) !== (key === undefined))
+    throw invalid(cert === undefined ? "clientCertificate" : "clientKey", "is required with the other");
+  const parse = <T>(field: string, read: () => T): T => {
+    try {
+      return read();
+    } catch (error) {
+      throw invalid(field, (error as Error).message);
+    }
+  };
+  if (ca !== undefined) parse("trustStore", () => parseCertificates(ca));
+  if (cert !== undefined && key !== undefined) {
+    const [leaf] = parse("clientCertificate", () => parseCertificates(cert));
+    const privateKey = parse("clientKey", () => parsePrivateKey(key));
+    if (!keyMatchesCertificate(privateKey, leaf!))
+      throw invalid("clientKey", "is not the key of clientCertificate (its first certificate)");
+  }
+  return { ...(cert ? { cert, key } : {}), ...(ca ? { ca } : {}) };
+}
+
+/**
+ * Connections presenting one client certificate (or trusting one store) are pooled apart from the others,
+ * so a connection opened with one identity never carries a call made with another. Agents are kept for a
+ * few minutes per identity (the cache key is a digest, never the key itself) and closed when dropped.
+ */
+const tlsAgents = new LRUCache<string, Agent>({
+  max: 32,
+  ttl: 5 * 60_000,
+  ttlAutopurge: true,
+  dispose: (agent) => void agent.close().catch(() => undefined),
+});
+
+function tlsDispatcher(tls: TlsMaterial): Agent {
+  const id = sha256(JSON.stringify([tls.cert ?? "", tls.key ?? "", tls.ca ?? ""]));
+  let agent = tlsAgents.get(id);
+  if (!agent) {
+    agent = new Agent({
+      connections: 16,
+      keepAliveTimeout: 10_000,
+      keepAliveMaxTimeout: 60_000,
+      connect: { ...tls },
+    });
+    tlsAgents.set(id, agent);
+  }
+  return agent;
 }
 
 function invalid(field: string, why: string): BadRequestError {
@@ -168,7 +244,9 @@ async function readBody(body: Dispatcher.ResponseData["body"]): Promise<Buffer> 
  * pub.client:http, as in Integration Server: url, method, loadAs (bytes or stream), data (args, table,
  * string, bytes), auth (basic or bearer), headers, timeout (ms) → header {status, statusMessage, lines}
  * and body {bytes | stream}. A non-2xx status is an output; a transport failure throws (503). Redirects
- * are not followed (a 3xx is an output, with its Location in header/lines).
+ * are not followed (a 3xx is an output, with its Location in header/lines). Two-way TLS: clientCertificate
+ * and clientKey (PEM) are presented to the server, trustStore (PEM) replaces the system roots; a refused
+ * handshake is a transport failure. The key is masked in traces (src/services/masking.ts).
  */
 export function clientServices(dispatcher: Dispatcher): ServiceDefinition[] {
   return [
@@ -184,6 +262,21 @@ export function clientServices(dispatcher: Dispatcher): ServiceDefinition[] {
           { name: "auth", type: "object" },
           { name: "headers", type: "object" },
           { name: "timeout", type: "integer" },
+          {
+            name: "clientCertificate",
+            type: "string",
+            description: "PEM client certificate (chain, leaf first) for two-way TLS",
+          },
+          {
+            name: "clientKey",
+            type: "string",
+            description: "PEM private key of clientCertificate (secret: masked in traces)",
+          },
+          {
+            name: "trustStore",
+            type: "string",
+            description: "PEM CA certificates trusted for the server (instead of the system roots)",
+          },
         ],
         output: [
           { name: "header", type: "object" },
@@ -201,12 +294,15 @@ export function clientServices(dispatcher: Dispatcher): ServiceDefinition[] {
         const { query, body, form } = bodyOf(method, input.data);
         const url = targetOf(String(input.url), query);
         const headers = headersOf(input, form);
+        const tls = tlsOf(input);
+        if (tls && url.protocol !== "https:")
+          throw invalid("url", "must be https with clientCertificate or trustStore");
 
         let response: Dispatcher.ResponseData;
         let bytes: Buffer;
         try {
           response = await request(url, {
-            dispatcher,
+            dispatcher: tls ? tlsDispatcher(tls) : dispatcher,
             method: method.toUpperCase() as Dispatcher.HttpMethod,
             headers,
             ...(body === undefined ? {} : { body }),

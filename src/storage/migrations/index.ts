@@ -3,6 +3,9 @@ import * as m0001 from "./0001-security.js";
 import * as m0002 from "./0002-oauth.js";
 import * as m0003 from "./0003-external-servers.js";
 import * as m0004 from "./0004-flow.js";
+import * as m0005 from "./0005-console-sessions.js";
+import * as m0006 from "./0006-mutual-tls.js";
+import * as m0007 from "./0007-decided-tickets.js";
 
 /**
  * Every migration, listed explicitly and in order (never discovered from the file system).
@@ -13,4 +16,7 @@ export const migrations: Record<string, Migration> = {
   "0002-oauth": m0002,
   "0003-external-servers": m0003,
   "0004-flow": m0004,
+  "0005-console-sessions": m0005,
+  "0006-mutual-tls": m0006,
+  "0007-decided-tickets": m0007,
 };
