@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { PeerCertificate } from "../kernel/certificates.js";
 import { hmac, safeEqual } from "../kernel/crypto.js";
 import { REALM } from "../security/basic.js";
@@ -46,6 +47,36 @@ function parseBasic(header: string): { id: string; secret: string } | undefined 
   return id.includes("\0") || secret.includes("\0") ? undefined : { id, secret };
 }
 
+/** Clients already told (in the log) that they send their credentials as Bearer: once each per process. */
+const toldBearer = new LRUCache<string, true>({ max: 10_000 });
+
+/**
+ * Whether a `Bearer` value is really `base64(client_id:client_secret)` of a known client: the mistake the
+ * Integration Server article teaches (Okta, like RFC 7009, wants Basic). It is still refused; the answer
+ * says why, and the log says it once per client. Neither ever holds the secret.
+ */
+async function bearerHoldsClientCredentials(
+  server: OAuthServer,
+  header: string,
+  ip: string,
+): Promise<boolean> {
+  const match = /^bearer +([A-Za-z0-9+/]+=*) *$/i.exec(header);
+  if (!match) return false;
+  const decoded = Buffer.from(match[1]!, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon <= 0 || colon > 255) return false;
+  const id = formDecode(decoded.slice(0, colon));
+  if (id === undefined || id.includes("\0") || !(await server.clients.get(id))) return false;
+  if (!toldBearer.has(id)) {
+    toldBearer.set(id, true);
+    server.log.warn(
+      { event: "oauth_client_credentials_as_bearer", clientId: id, ip },
+      "a client sent its id and secret as a Bearer value; they go in Authorization: Basic",
+    );
+  }
+  return true;
+}
+
 /**
  * Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3):
  * client_secret_basic, client_secret_post, or none for public clients; one method only (§2.3 "MUST NOT
@@ -70,8 +101,15 @@ export async function authenticateClient(
     // The same keep-alive connection sending the same header again: the digest of its secret is known.
     const remembered = request.connection && presented.get(request.connection);
     const basic = remembered?.header === header ? remembered : parseBasic(header);
-    if (!basic)
+    if (!basic) {
+      if (await bearerHoldsClientCredentials(server, header, request.ip))
+        throw invalidClient(
+          "client credentials go in 'Authorization: Basic <base64 of client_id:client_secret>', not Bearer " +
+            "(RFC 6749 §2.3.1): this Bearer value is the client_id:client_secret of a registered client",
+          BASIC_CHALLENGE,
+        );
       throw invalidClient("the Authorization header is not valid client_secret_basic", BASIC_CHALLENGE);
+    }
     if (bodySecret !== undefined) throw invalidRequest("use one client authentication method only");
     if (bodyId !== undefined && bodyId !== basic.id)
       throw invalidRequest("client_id differs from the authenticated client");
