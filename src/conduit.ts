@@ -22,7 +22,7 @@ import { installFlows } from "./flow/module.js";
 import { installOAuth } from "./oauth/module.js";
 import { installExternalServers } from "./resource/external/module.js";
 import { ChangeFeed } from "./storage/change-feed.js";
-import { openStorage, type Storage } from "./storage/database.js";
+import { openPostgres, openStorage, type Storage } from "./storage/database.js";
 import { migrateToLatest } from "./storage/migrate.js";
 import { checkServerKey } from "./storage/key-check.js";
 import { KyselyAclRepository } from "./storage/repositories/acls.js";
@@ -82,6 +82,20 @@ export interface CreateOptions {
   announce?: (message: string) => void;
 }
 
+/**
+ * Migrations may run long (an index over a large table): on PostgreSQL they get a connection of their own
+ * without the request path's statement timeout.
+ */
+async function migrate(config: Config, storage: Storage): Promise<void> {
+  if (!config.databaseUrl) return migrateToLatest(storage.db);
+  const migrating = openPostgres(config.databaseUrl, { max: 1, queryTimeoutMs: 60 * 60_000 });
+  try {
+    await migrateToLatest(migrating.db);
+  } finally {
+    await migrating.close();
+  }
+}
+
 /** Opens the database, migrates it, bootstraps the built-ins and wires the subsystems together. */
 export async function createConduit(config: Config, options: CreateOptions = {}): Promise<Conduit> {
   const clock = options.clock ?? systemClock;
@@ -97,7 +111,7 @@ export async function createConduit(config: Config, options: CreateOptions = {})
   const storage = openStorage(config);
   const closers: (() => Promise<void> | void)[] = [() => storage.close()];
   try {
-    await migrateToLatest(storage.db);
+    await migrate(config, storage);
     await checkServerKey(storage.db, key, clock.now());
   } catch (error) {
     await storage.close();

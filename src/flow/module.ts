@@ -41,16 +41,26 @@ export async function installFlows(conduit: Conduit): Promise<void> {
     conduit.log,
   );
   await variables.reload();
+  // While the database is away the change feed drops every cache every 250 ms: say so once, then once
+  // more when a reload works again, rather than an error record per attempt.
+  let failing = false;
   conduit.changes.subscribe((change) => {
     if (change.kind === "global-variable")
-      variables
-        .reload()
-        .catch((err: unknown) =>
-          conduit.log.error(
+      variables.reload().then(
+        () => {
+          if (!failing) return;
+          failing = false;
+          conduit.log.info({ event: "global_variables_reloaded" }, "global variables reloaded again");
+        },
+        (err: unknown) => {
+          if (failing) return;
+          failing = true;
+          conduit.log.warn(
             { event: "global_variables_reload_failed", err },
-            "cannot reload global variables",
-          ),
-        );
+            "cannot reload global variables (the last ones loaded stay in use)",
+          );
+        },
+      );
   });
 
   const engine = new FlowEngine(builtinSteps(), {
