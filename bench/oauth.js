@@ -5,6 +5,8 @@
 const APP = { id: "bench-app", secret: "bench-app-secret-0123456789abcdef" };
 const RS = { id: "bench-rs", secret: "bench-rs-secret-0123456789abcdef" };
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
+/** The RFC 8707 resource both servers issue JWT access tokens (RFC 9068) for (bench/third-party-server.js). */
+const JWT_RESOURCE = "https://bench.example.com/api";
 
 /** node-oidc-provider with a client for issuance and one for introspection (a resource server). */
 function startOidcProvider(lib) {
@@ -47,9 +49,19 @@ async function setUpConduit(conduit) {
     scopes: ["invoke"],
     runAsUser: "Administrator",
   });
+  // The same machine client, with JWT access tokens (ES256, Conduit's default signing key).
+  const jwt = await post("/clients", {
+    clientName: "bench-jwt",
+    type: "confidential",
+    grantTypes: ["client_credentials"],
+    scopes: ["invoke"],
+    runAsUser: "Administrator",
+    accessTokenFormat: "jwt",
+  });
   return {
     app: { id: app.clientId, secret: app.clientSecret },
     rs: { id: rs.clientId, secret: rs.clientSecret },
+    jwt: { id: jwt.clientId, secret: jwt.clientSecret },
   };
 }
 
@@ -75,6 +87,37 @@ export default async function run(lib) {
         method: "POST",
         headers: { ...FORM, authorization: lib.basic(APP.id, APP.secret) },
         body: issue,
+      },
+    );
+
+    // JWT access tokens (RFC 9068, ES256) for one RFC 8707 resource: Conduit signs and stores the jti's row
+    // (revocation stays immediate); oidc-provider signs and keeps nothing. Checked to be JWTs first.
+    const jwtIssue = `${issue}&resource=${encodeURIComponent(JWT_RESOURCE)}`;
+    for (const [url, id, secret] of [
+      [`${conduit.url}/oauth2/token`, ours.jwt.id, ours.jwt.secret],
+      [provider.tokenUrl, APP.id, APP.secret],
+    ]) {
+      const sample = await call(url, {
+        headers: { ...FORM, authorization: lib.basic(id, secret) },
+        body: jwtIssue,
+      });
+      const header = JSON.parse(Buffer.from(sample.access_token.split(".")[0], "base64url").toString());
+      if (header.typ !== "at+jwt" || header.alg !== "ES256")
+        throw new Error(`${url} did not issue an ES256 at+jwt`);
+    }
+    await lib.compare(
+      "oauth client_credentials issuance, JWT (ES256): Conduit vs node-oidc-provider (in-memory)",
+      {
+        url: `${conduit.url}/oauth2/token`,
+        method: "POST",
+        headers: { ...FORM, authorization: lib.basic(ours.jwt.id, ours.jwt.secret) },
+        body: jwtIssue,
+      },
+      {
+        url: provider.tokenUrl,
+        method: "POST",
+        headers: { ...FORM, authorization: lib.basic(APP.id, APP.secret) },
+        body: jwtIssue,
       },
     );
 

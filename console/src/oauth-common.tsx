@@ -98,6 +98,10 @@ export interface ExternalServer {
   inactiveCacheTtlSeconds: number;
   staleIfErrorSeconds: number;
   timeoutMs: number;
+  /** Issue 11: timeouts in a row that open the circuit breaker (absent on servers before it). */
+  breakerThreshold?: number;
+  /** Issue 11: how long an open circuit breaker answers at once (seconds). */
+  breakerOpenSeconds?: number;
   issuer: string | null;
   jwksUri: string | null;
   audience: string | null;

@@ -24,6 +24,10 @@ export interface ExternalServerView {
   inactiveCacheTtlSeconds: number;
   staleIfErrorSeconds: number;
   timeoutMs: number;
+  /** Consecutive timeouts that open the circuit breaker of an endpoint (then 503 at once). */
+  breakerThreshold: number;
+  /** How long an open breaker answers 503 at once before one probe call goes through. */
+  breakerOpenSeconds: number;
   issuer: string | null;
   jwksUri: string | null;
   audience: string | null;
@@ -50,6 +54,8 @@ export const FIELDS = [
   "inactiveCacheTtlSeconds",
   "staleIfErrorSeconds",
   "timeoutMs",
+  "breakerThreshold",
+  "breakerOpenSeconds",
   "issuer",
   "jwksUri",
   "audience",
@@ -68,6 +74,9 @@ export const DEFAULTS = {
   inactiveCacheTtlSeconds: 5,
   staleIfErrorSeconds: 0,
   timeoutMs: 2000,
+  /** Issue 11: the breaker opens after 3 timeouts in a row and stays open 5 s (the former constants). */
+  breakerThreshold: 3,
+  breakerOpenSeconds: 5,
 } as const;
 
 const LIMITS = {
@@ -75,6 +84,8 @@ const LIMITS = {
   inactiveCacheTtlSeconds: { min: 0, max: 300 },
   staleIfErrorSeconds: { min: 0, max: 3600 },
   timeoutMs: { min: 50, max: 60_000 },
+  breakerThreshold: { min: 1, max: 100 },
+  breakerOpenSeconds: { min: 1, max: 3600 },
 } as const;
 
 /** Fields that may be cleared with null in an update. */
@@ -290,6 +301,12 @@ export class ExternalServersAdmin {
         pick("staleIfErrorSeconds", int(body, "staleIfErrorSeconds", LIMITS.staleIfErrorSeconds)) ??
         DEFAULTS.staleIfErrorSeconds,
       timeoutMs,
+      breakerThreshold:
+        pick("breakerThreshold", int(body, "breakerThreshold", LIMITS.breakerThreshold)) ??
+        DEFAULTS.breakerThreshold,
+      breakerOpenSeconds:
+        pick("breakerOpenSeconds", int(body, "breakerOpenSeconds", LIMITS.breakerOpenSeconds)) ??
+        DEFAULTS.breakerOpenSeconds,
       issuer,
       jwksUri,
       audience: clearable(body, "audience", old?.audience, { max: 1024 }),
@@ -392,6 +409,8 @@ function view(record: ExternalServerRecord): ExternalServerView {
     inactiveCacheTtlSeconds: record.inactiveCacheTtlSeconds,
     staleIfErrorSeconds: record.staleIfErrorSeconds,
     timeoutMs: record.timeoutMs,
+    breakerThreshold: record.breakerThreshold,
+    breakerOpenSeconds: record.breakerOpenSeconds,
     issuer: record.issuer,
     jwksUri: record.jwksUri,
     audience: record.audience,

@@ -14,6 +14,7 @@ import {
   type TlsAuthMethod,
   type TlsClientAuthSubject,
 } from "../oauth/mtls.js";
+import { ACCESS_TOKEN_FORMATS, type AccessTokenFormat } from "../oauth/settings.js";
 import { audit, type Actor } from "./audit.js";
 import { asBody, bool, int, onlyFields, requiredStr, str, strList, type Body } from "./input.js";
 
@@ -50,6 +51,8 @@ export interface ClientView {
   jwks: Jwks | null;
   /** RFC 8705 §3.4: access tokens are bound to the client's certificate. */
   tlsClientCertificateBoundAccessTokens: boolean;
+  /** `opaque` or `jwt` (RFC 9068); null: the global setting accessTokenFormat. */
+  accessTokenFormat: "opaque" | "jwt" | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -72,6 +75,8 @@ const FIELDS = [
   "jwks",
   "tlsClientCertificates",
   "tlsClientCertificateBoundAccessTokens",
+  // RFC 9068 (issue 12)
+  "accessTokenFormat",
 ];
 const SECRET_METHODS = ["client_secret_basic", "client_secret_post", "none"];
 const MAX_LIFETIME = 3650 * 86_400;
@@ -130,6 +135,7 @@ export class OAuthClientsAdmin {
       registrationTokenDigest: undefined,
       metadata: undefined,
       ...mtls,
+      ...formatField(body, undefined),
       createdAt: now,
       updatedAt: now,
     };
@@ -175,6 +181,7 @@ export class OAuthClientsAdmin {
       runAsUser: has("runAsUser") ? str(body, "runAsUser", { max: 255 }) : existing.runAsUser,
       enabled: bool(body, "enabled") ?? existing.enabled,
       ...mtlsFields(body, existing),
+      ...formatField(body, existing),
       updatedAt: this.server.clock.now(),
     };
     await this.check(client);
@@ -331,6 +338,22 @@ function mtlsFields(body: Body, old: ClientRecord | undefined): MtlsFields {
   };
 }
 
+/** `accessTokenFormat`: `opaque`, `jwt`, or null (the global setting); absent keeps the value. */
+function formatField(body: Body, old: ClientRecord | undefined): Pick<ClientRecord, "accessTokenFormat"> {
+  if (body.accessTokenFormat === null) return { accessTokenFormat: undefined };
+  const given = str(body, "accessTokenFormat", { max: 16 });
+  if (given === undefined) return { accessTokenFormat: old?.accessTokenFormat };
+  if (!(ACCESS_TOKEN_FORMATS as readonly string[]).includes(given))
+    throw new BadRequestError(
+      "invalid_field",
+      `accessTokenFormat must be ${ACCESS_TOKEN_FORMATS.join(" or ")}, or null`,
+      {
+        field: "accessTokenFormat",
+      },
+    );
+  return { accessTokenFormat: given as AccessTokenFormat };
+}
+
 function nullableInt(body: Body, field: string, max: number): number | undefined {
   return int(body, field, { min: 0, max });
 }
@@ -363,6 +386,7 @@ function view(client: ClientRecord): ClientView {
     tlsClientAuthSanEmail: client.tlsClientAuth?.sanEmail ?? null,
     jwks: client.jwks ?? null,
     tlsClientCertificateBoundAccessTokens: client.certificateBoundAccessTokens ?? false,
+    accessTokenFormat: client.accessTokenFormat ?? null,
     createdAt: new Date(client.createdAt).toISOString(),
     updatedAt: new Date(client.updatedAt).toISOString(),
   };

@@ -1,6 +1,6 @@
 import { BadRequestError } from "../kernel/errors.js";
 import type { OAuthServer } from "../oauth/context.js";
-import { OAUTH_SETTINGS_KEY, type OAuthSettings } from "../oauth/settings.js";
+import { ACCESS_TOKEN_FORMATS, OAUTH_SETTINGS_KEY, type OAuthSettings } from "../oauth/settings.js";
 import type { SettingsRepository } from "../storage/repositories/settings.js";
 import { audit, type Actor } from "./audit.js";
 import { asBody, bool, int, onlyFields, str } from "./input.js";
@@ -17,7 +17,7 @@ const INTEGERS: Record<string, { min: number; max: number }> = {
 };
 const BOOLEANS = ["requireHttps", "trustForwardedProto", "requirePkce"];
 const TEXTS = ["approvalTitle", "approvalHeading", "approvalFooter"];
-const FIELDS = ["authorizationServer", ...BOOLEANS, ...Object.keys(INTEGERS), ...TEXTS];
+const FIELDS = ["authorizationServer", "accessTokenFormat", ...BOOLEANS, ...Object.keys(INTEGERS), ...TEXTS];
 
 /** `/admin/api/oauth/settings`: the global OAuth settings, stored under the settings key `oauth`. */
 export class OAuthSettingsAdmin {
@@ -49,6 +49,18 @@ export class OAuthSettingsAdmin {
           { field: "authorizationServer", unknown: server },
         );
       changes.authorizationServer = server;
+    }
+    const format = str(body, "accessTokenFormat", { max: 16 });
+    if (format !== undefined) {
+      if (!(ACCESS_TOKEN_FORMATS as readonly string[]).includes(format))
+        throw new BadRequestError(
+          "invalid_field",
+          `accessTokenFormat must be ${ACCESS_TOKEN_FORMATS.join(" or ")}`,
+          {
+            field: "accessTokenFormat",
+          },
+        );
+      changes.accessTokenFormat = format;
     }
     for (const name of BOOLEANS) if (bool(body, name) !== undefined) changes[name] = body[name];
     for (const [name, range] of Object.entries(INTEGERS))

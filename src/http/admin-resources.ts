@@ -474,6 +474,11 @@ export const RESOURCES: Resource[] = [
       requireHttps: flag("refuse OAuth requests over plain HTTP (loopback is exempt)"),
       trustForwardedProto: flag("believe X-Forwarded-Proto from a TLS-terminating proxy"),
       requirePkce: flag("PKCE for every client (public clients always need it)"),
+      accessTokenFormat: text(16, {
+        enum: ["opaque", "jwt"],
+        description:
+          "access tokens: `opaque` (default) or `jwt` (RFC 9068, keys at /oauth2/jwks); a client may override it",
+      }),
       authorizationCodeLifetime: integer(1, DAY, { description: "seconds" }),
       accessTokenLifetime: integer(0, 3650 * DAY, { description: "seconds; 0: never expires" }),
       refreshTokenLifetime: integer(0, 3650 * DAY, { description: "seconds; 0: never expires" }),
@@ -594,6 +599,11 @@ export const RESOURCES: Resource[] = [
       tlsClientCertificateBoundAccessTokens: flag(
         "RFC 8705 §3: access tokens bound to the client certificate",
       ),
+      accessTokenFormat: {
+        type: ["string", "null"],
+        enum: ["opaque", "jwt", null],
+        description: "RFC 9068: `jwt` or `opaque` access tokens; null: the global setting accessTokenFormat",
+      },
       createdAt: timestamp,
       updatedAt: timestamp,
     },
@@ -691,12 +701,58 @@ export const RESOURCES: Resource[] = [
     ],
   }),
   defineResource({
+    tag: "OAuth signing keys",
+    name: "SigningKey",
+    path: "/oauth/keys",
+    description:
+      "The keys JWT access tokens (RFC 9068) are signed with; the public ones are at /oauth2/jwks. Never private material (sealed at rest).",
+    target: use("OAuthKeysAdmin", (u) => u.oauth.keys),
+    calls: { list: "list" },
+    summaries: { list: "List the signing keys (kid, alg, state; never private material)" },
+    fields: {
+      kid: shown("RFC 7638 thumbprint of the public key, the JWT header's kid"),
+      alg: readOnly({ type: "string", enum: ["ES256", "RS256"] }),
+      state: readOnly({
+        type: "string",
+        enum: ["current", "next", "previous", "retired"],
+        description:
+          "current signs; next is published ahead and signs after the next rotation; previous still verifies (in the JWKS); retired has left the JWKS",
+      }),
+      createdAt: timestamp,
+      retiredAt: maybe("when a rotation replaced it", { format: "date-time" }),
+      expiresAt: maybe("when it leaves the JWKS (the longest token lifetime after its rotation)", {
+        format: "date-time",
+      }),
+    },
+    actions: [
+      {
+        method: "POST",
+        path: "/rotate",
+        item: false,
+        operationId: "rotateSigningKey",
+        summary:
+          "Rotate: the next key (already in the JWKS) signs new tokens; the previous one verifies until the last token it signed expires",
+        useCase: "OAuthKeysAdmin.rotate",
+        success: [200],
+        errors: [400, 401, 403, 409],
+        request: {
+          type: "object",
+          additionalProperties: false,
+          properties: { alg: text(16, { enum: ["ES256", "RS256"], default: "ES256" }) },
+        },
+        response: ref("SigningKey"),
+        example: { alg: "ES256" },
+        run: (u, c) => u.oauth.keys.rotate(c.actor, c.body),
+      },
+    ],
+  }),
+  defineResource({
     tag: "OAuth initial access tokens",
     name: "InitialAccessToken",
     path: "/oauth/initial-access-tokens",
     id: "id",
     description:
-      "Single-use tokens that authorize one RFC 7591 registration; the value is shown once, on creation.",
+      "Tokens that authorize RFC 7591 registrations within a policy (run-as user, scopes, grant types, number of registrations); the value is shown once, on creation. Without a policy a token registers one client with authorization_code and refresh_token.",
     target: use("InitialAccessTokensAdmin", (u) => u.oauth.initialAccessTokens),
     calls: { list: "list", create: "create", delete: "delete" },
     fields: {
@@ -711,8 +767,26 @@ export const RESOURCES: Resource[] = [
       createdBy: shown(),
       createdAt: timestamp,
       expiresAt: timestamp,
-      usedAt: maybe(undefined, { format: "date-time" }),
-      usedByClient: maybe(),
+      usedAt: maybe("the last registration", { format: "date-time" }),
+      usedByClient: maybe("the client of the last registration"),
+      runAsUser: nullable(
+        text(255, {
+          description:
+            "a user that exists: the run-as user of the clients it registers (their client_credentials tokens run as it)",
+        }),
+      ),
+      scopes: nullable(
+        list({ description: "scopes that exist: all a registration may ask for; null: any scope" }),
+      ),
+      grantTypes: {
+        type: "array",
+        items: { type: "string", enum: [...GRANT_TYPES] },
+        minItems: 1,
+        description:
+          "the grant types a registration may ask for; default: authorization_code and refresh_token, and client_credentials with a runAsUser (which it requires)",
+      },
+      maxUses: integer(1, 10_000, { default: 1, description: "how many registrations it allows" }),
+      usesLeft: readOnly({ type: "integer", minimum: 0, description: "registrations it has left" }),
     },
     answers: {
       create: {
@@ -763,6 +837,14 @@ export const RESOURCES: Resource[] = [
       inactiveCacheTtlSeconds: integer(0, 300, { default: 5 }),
       staleIfErrorSeconds: integer(0, 3600, { default: 0 }),
       timeoutMs: integer(50, 60_000, { default: 2000 }),
+      breakerThreshold: integer(1, 100, {
+        default: 3,
+        description: "timeouts in a row that open the circuit breaker (then 503 at once, no call)",
+      }),
+      breakerOpenSeconds: integer(1, 3600, {
+        default: 5,
+        description: "how long an open circuit breaker answers 503 before one probe call goes through",
+      }),
       issuer: nullable(
         text(2048, { description: "JWTs naming this iss are verified locally (needs jwksUri)" }),
       ),

@@ -3,7 +3,7 @@ import type { Conduit } from "../conduit.js";
 import type { OAuthServer } from "../oauth/context.js";
 import { authorizationEndpoint } from "../oauth/endpoints/authorize.js";
 import { introspectionEndpoint } from "../oauth/endpoints/introspect.js";
-import { metadataEndpoint } from "../oauth/endpoints/metadata.js";
+import { jwksEndpoint, metadataEndpoint } from "../oauth/endpoints/metadata.js";
 import { registrationEndpoint, registrationManagementEndpoint } from "../oauth/endpoints/register.js";
 import { revocationEndpoint } from "../oauth/endpoints/revoke.js";
 import { tokenEndpoint } from "../oauth/endpoints/token.js";
@@ -11,6 +11,7 @@ import { OAuthError, invalidRequest, methodNotAllowed } from "../oauth/errors.js
 import { NO_STORE, type OAuthRequest, type OAuthResponse, type Params } from "../oauth/request.js";
 import { containsNul } from "../oauth/text.js";
 import { isLoopbackAddress } from "../oauth/transport.js";
+import { databaseFailure } from "../storage/failures.js";
 import { sendError } from "./errors.js";
 import { parseForm } from "./form.js";
 import { authenticate } from "./auth.js";
@@ -32,6 +33,7 @@ interface Route {
 
 const ROUTES: Route[] = [
   { url: "/.well-known/oauth-authorization-server", methods: ["GET"], endpoint: (s) => metadataEndpoint(s) },
+  { url: "/oauth2/jwks", methods: ["GET"], endpoint: (s) => jwksEndpoint(s) },
   { url: "/oauth2/authorize", methods: ["GET", "POST"], endpoint: authorizationEndpoint },
   { url: "/oauth2/token", methods: ["POST"], endpoint: tokenEndpoint },
   { url: "/oauth2/introspect", methods: ["POST"], endpoint: introspectionEndpoint },
@@ -202,7 +204,16 @@ function sendOAuthError(
     const status = (error as Partial<FastifyError>).statusCode;
     if (typeof status === "number" && status >= 400 && status < 500)
       oauth = new OAuthError("invalid_request", clientMessage(error as FastifyError), status);
-    else {
+    else if (databaseFailure(error) === "unavailable") {
+      // The database is down or partitioned (issue 11): try again later, as on every other route.
+      server.log.warn(
+        { event: "database_unavailable", err: { message: (error as Error).message } },
+        "database unavailable",
+      );
+      oauth = new OAuthError("temporarily_unavailable", "the database is unavailable; try again later", 503, {
+        "retry-after": "5",
+      });
+    } else {
       server.log.error({ err: error, url: request.routeOptions.url }, "OAuth endpoint failed");
       oauth = new OAuthError("server_error", "the server could not complete the request", 500);
     }

@@ -137,6 +137,9 @@ const TOKEN_PARAMS: Record<string, Schema> = {
   code_verifier: string("authorization_code: the PKCE verifier (RFC 7636)"),
   refresh_token: string("refresh_token: the refresh token (rotated at every use)"),
   scope: string("space-separated scopes (narrower than the client's)"),
+  resource: string(
+    "RFC 8707 resource indicator (client_credentials, authorization_code): the `aud` of a JWT access token",
+  ),
   client_id: string("client_secret_post, or a public client"),
   client_secret: string("client_secret_post"),
 };
@@ -262,6 +265,23 @@ function oauthOperations(): Record<string, Record<string, Schema>> {
       ...OAUTH_ERRORS,
     },
   };
+  const jwks: Schema = {
+    tags: ["OAuth 2.0"],
+    operationId: "jwks",
+    summary: "The public keys of JWT access tokens (RFC 7517 §5, RFC 9068): the current and previous ones",
+    security: NONE,
+    responses: {
+      "200": response(
+        "a JWK Set",
+        json({
+          type: "object",
+          required: ["keys"],
+          properties: { keys: { type: "array", items: { type: "object" } } },
+        }),
+      ),
+      "405": { $ref: "#/components/responses/MethodNotAllowed" },
+    },
+  };
   const invoke = (method: "get" | "post"): Schema => ({
     tags: ["Invoke"],
     operationId: `invoke${method === "get" ? "" : "Post"}`,
@@ -335,6 +355,7 @@ function oauthOperations(): Record<string, Record<string, Schema>> {
   });
   return {
     "/.well-known/oauth-authorization-server": { get: metadata },
+    "/oauth2/jwks": { get: jwks },
     "/oauth2/authorize": { get: authorize("get"), post: authorize("post") },
     "/oauth2/token": { post: token },
     "/oauth2/introspect": { post: introspect },
@@ -512,6 +533,7 @@ const HAND_SCHEMAS: Record<string, Schema> = {
         "introspection_endpoint",
         "revocation_endpoint",
         "registration_endpoint",
+        "jwks_uri",
       ]
         .map((name) => [name, { type: "string", format: "uri" }] as [string, Schema])
         .concat(
@@ -545,7 +567,9 @@ const HAND_SCHEMAS: Record<string, Schema> = {
       redirect_uris: stringList,
       grant_types: {
         type: "array",
-        items: { type: "string", enum: ["authorization_code", "refresh_token"] },
+        items: { type: "string", enum: ["authorization_code", "refresh_token", "client_credentials"] },
+        description:
+          "within the initial access token's policy (client_credentials only when it names a run-as user); default: authorization_code",
       },
       response_types: { type: "array", items: { type: "string", const: "code" } },
       token_endpoint_auth_method: {
@@ -556,7 +580,9 @@ const HAND_SCHEMAS: Record<string, Schema> = {
       ...MTLS_METADATA,
       client_name: { type: "string", maxLength: 1024 },
       software_version: { type: "string", maxLength: 1024 },
-      scope: string("space-separated scopes that exist"),
+      scope: string(
+        "space-separated scopes that exist, within the initial access token's policy; default: the policy's scopes",
+      ),
     },
   },
   ClientInformation: {

@@ -4,6 +4,7 @@ import type { ChangeFeed } from "../storage/change-feed.js";
 import type { Database } from "../storage/schema.js";
 import type { Jwks, TlsAuthMethod, TlsClientAuthSubject } from "./mtls.js";
 import type { OAuthClientsTable } from "./schema.js";
+import type { AccessTokenFormat } from "./settings.js";
 
 export type ClientType = "confidential" | "public";
 export const GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"] as const;
@@ -37,6 +38,8 @@ export interface ClientRecord {
   jwks?: Jwks | undefined;
   /** RFC 8705 §3.4: access tokens are bound to the certificate the client presents. */
   certificateBoundAccessTokens?: boolean;
+  /** `opaque` or `jwt` (RFC 9068); undefined: the global setting accessTokenFormat. */
+  accessTokenFormat?: AccessTokenFormat | undefined;
   createdAt: number;
   updatedAt: number;
 }
@@ -163,6 +166,9 @@ function toRecord(row: Selectable<OAuthClientsTable>): ClientRecord {
       row.tls_client_auth === null ? undefined : (JSON.parse(row.tls_client_auth) as TlsClientAuthSubject),
     jwks: row.jwks === null ? undefined : (JSON.parse(row.jwks) as Jwks),
     ...(Number(row.certificate_bound_tokens) === 1 ? { certificateBoundAccessTokens: true } : {}),
+    ...(row.access_token_format === "jwt" || row.access_token_format === "opaque"
+      ? { accessTokenFormat: row.access_token_format }
+      : {}),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
@@ -191,6 +197,7 @@ function toRow(client: ClientRecord): OAuthClientsTable {
     tls_client_auth: client.tlsClientAuth === undefined ? null : JSON.stringify(client.tlsClientAuth),
     jwks: client.jwks === undefined ? null : JSON.stringify(client.jwks),
     certificate_bound_tokens: client.certificateBoundAccessTokens ? 1 : 0,
+    access_token_format: client.accessTokenFormat ?? null,
     created_at: client.createdAt,
     updated_at: client.updatedAt,
   };

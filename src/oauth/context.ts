@@ -10,6 +10,7 @@ import type { GrantRegistry } from "./grants/registry.js";
 import type { InitialAccessTokenRepository } from "./initial-access-tokens.js";
 import type { CachedScopeCatalog, ScopeRepository } from "./scopes.js";
 import type { OAuthSettingsStore } from "./settings.js";
+import type { SigningKeys } from "./signing-keys.js";
 import type { TokenRepository } from "./tokens.js";
 
 /** Keys derived from the server key, one per purpose, so a digest of one kind never verifies as another. */
@@ -50,6 +51,8 @@ export interface OAuthServer {
   decisions: DecisionStore;
   initialAccessTokens: InitialAccessTokenRepository;
   grants: GrantRegistry;
+  /** RFC 9068: the keys JWT access tokens are signed with (shared by every node through the database). */
+  signingKeys: SigningKeys;
   /** The resource owner's sign-in (throttled, cached): conduit.basic.verify. */
   verifyUser(username: string, password: string, ip: string): Promise<Principal | null>;
   userExists(username: string): Promise<boolean>;

@@ -1,5 +1,6 @@
 import type { Conduit } from "../conduit.js";
 import { OAuthClientsAdmin } from "../admin/oauth-clients.js";
+import { OAuthKeysAdmin } from "../admin/oauth-keys.js";
 import { InitialAccessTokensAdmin } from "../admin/oauth-initial-access-tokens.js";
 import { OAuthScopesAdmin } from "../admin/oauth-scopes.js";
 import { OAuthSettingsAdmin } from "../admin/oauth-settings.js";
@@ -20,6 +21,8 @@ export interface OAuthAdmin {
   clients: OAuthClientsAdmin;
   tokens: OAuthTokensAdmin;
   initialAccessTokens: InitialAccessTokensAdmin;
+  /** RFC 9068: the signing keys of JWT access tokens (list, rotate). */
+  keys: OAuthKeysAdmin;
 }
 
 export interface OAuthModule {
@@ -51,6 +54,7 @@ export async function installOAuth(conduit: Conduit): Promise<void> {
     clients: new OAuthClientsAdmin(server),
     tokens,
     initialAccessTokens: new InitialAccessTokensAdmin(server),
+    keys: new OAuthKeysAdmin(server),
   };
   installed.set(conduit, { server, admin });
   conduit.resource.scopes = server.scopes;
@@ -58,6 +62,7 @@ export async function installOAuth(conduit: Conduit): Promise<void> {
     server.tokens,
     server.clock,
     conduit.storage.dialect === "sqlite",
+    { keys: server.signingKeys, issuer: server.issuer },
   );
   conduit.registry.register(
     defineService({

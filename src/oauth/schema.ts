@@ -46,6 +46,8 @@ export interface OAuthClientsTable {
   jwks: string | null;
   /** Migration 0006: RFC 8705 §3.4 tls_client_certificate_bound_access_tokens, 0/1. */
   certificate_bound_tokens: number;
+  /** Migration 0008: `opaque` or `jwt`; null: the global setting accessTokenFormat. */
+  access_token_format: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -96,14 +98,40 @@ export interface OAuthInitialAccessTokensTable {
   created_by: string;
   created_at: number;
   expires_at: number;
+  /** The last use (migration 0009: a token may allow several). */
   used_at: number | null;
   used_by_client: string | null;
+  /** Migration 0009, the policy: the run-as user of the clients it registers. */
+  run_as_user: string | null;
+  /** Migration 0009: JSON array of the scopes a registration may ask for; null: any scope. */
+  scopes: string | null;
+  /** Migration 0009: JSON array of the grant types a registration may ask for; null: the default. */
+  grant_types: string | null;
+  /** Migration 0009: how many registrations it allows, and how many it has made. */
+  max_uses: number;
+  use_count: number;
+}
+
+/** A client registered with an initial access token (migration 0009), and the policy it was made under. */
+export interface OAuthRegistrationsTable {
+  client_id: string;
+  token_id: string;
+  /** JSON arrays, as in oauth_initial_access_tokens. */
+  scopes: string | null;
+  grant_types: string | null;
+  registered_at: number;
 }
 
 /** Approval tickets already decided (migration 0007), by SHA-256 digest, until they expire. */
 export interface OAuthDecidedTicketsTable {
   digest: string;
   expires_at: number;
+}
+
+/** Token families (migration 0010), one row per grant id: `revoked_at` set once the family is revoked. */
+export interface OAuthGrantsTable {
+  grant_id: string;
+  revoked_at: number | null;
 }
 
 declare module "../storage/schema.js" {
@@ -113,6 +141,8 @@ declare module "../storage/schema.js" {
     oauth_tokens: OAuthTokensTable;
     oauth_codes: OAuthCodesTable;
     oauth_initial_access_tokens: OAuthInitialAccessTokensTable;
+    oauth_registrations: OAuthRegistrationsTable;
     oauth_decided_tickets: OAuthDecidedTicketsTable;
+    oauth_grants: OAuthGrantsTable;
   }
 }

@@ -10,6 +10,7 @@ import { GrantRegistry } from "./grants/registry.js";
 import { KyselyInitialAccessTokenRepository } from "./initial-access-tokens.js";
 import { CachedScopeCatalog, KyselyScopeRepository } from "./scopes.js";
 import { OAuthSettingsStore } from "./settings.js";
+import { SigningKeys } from "./signing-keys.js";
 import { TokenStore } from "./token-store.js";
 import { KyselyTokenRepository } from "./tokens.js";
 import { TICKET_LIFETIME_MS } from "./authorize/ticket.js";
@@ -48,6 +49,7 @@ export function createOAuthServer(conduit: Conduit): OAuthServer {
     decisions: new KyselyDecisionStore(db, TICKET_LIFETIME_MS),
     initialAccessTokens: new KyselyInitialAccessTokenRepository(db),
     grants: defaultGrants(),
+    signingKeys: new SigningKeys(db, conduit.secretBox, conduit.changes, conduit.clock),
     verifyUser: (username, password, ip) => conduit.basic.verify(username, password, ip),
     userExists: async (username) => (await conduit.directory.get(username)) !== undefined,
     nodeExists: (node) => conduit.registry.hasNode(node),

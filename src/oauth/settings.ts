@@ -4,6 +4,9 @@ import type { SettingsRepository } from "../storage/repositories/settings.js";
 /** The settings key under which the global OAuth settings are stored (read by the external-server module too). */
 export const OAUTH_SETTINGS_KEY = "oauth";
 
+export const ACCESS_TOKEN_FORMATS = ["opaque", "jwt"] as const;
+export type AccessTokenFormat = (typeof ACCESS_TOKEN_FORMATS)[number];
+
 /** Global OAuth settings (admin API `/admin/api/oauth/settings`). Lifetimes are seconds; 0 means never. */
 export interface OAuthSettings {
   /** Who checks bearer tokens on /invoke: `local` (this server) or an external server's name. */
@@ -14,6 +17,8 @@ export interface OAuthSettings {
   trustForwardedProto: boolean;
   /** PKCE for every client; public clients need it regardless (RFC 9700 §2.1.1). */
   requirePkce: boolean;
+  /** `opaque` (256 random bits) or `jwt` (RFC 9068, signed with signing-keys.ts); a client may override it. */
+  accessTokenFormat: AccessTokenFormat;
   authorizationCodeLifetime: number;
   accessTokenLifetime: number;
   refreshTokenLifetime: number;
@@ -35,6 +40,7 @@ export const DEFAULT_SETTINGS: OAuthSettings = {
   requireHttps: true,
   trustForwardedProto: false,
   requirePkce: false,
+  accessTokenFormat: "opaque",
   authorizationCodeLifetime: 600,
   accessTokenLifetime: 3600,
   refreshTokenLifetime: 30 * 86400,

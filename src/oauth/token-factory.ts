@@ -1,5 +1,8 @@
 import { randomToken, sha256 } from "../kernel/crypto.js";
+import { OAuthError } from "./errors.js";
 import { timeOrderedId } from "./ids.js";
+import { param } from "./params.js";
+import type { Params } from "./request.js";
 import type { ClientRecord } from "./clients.js";
 import type { OAuthServer } from "./context.js";
 import type { OAuthSettings } from "./settings.js";
@@ -25,28 +28,43 @@ export interface IssueRequest {
   settings: OAuthSettings;
   /** RFC 8705 §3: the access token is bound to this certificate thumbprint (x5t#S256). */
   certificateThumbprint?: string | undefined;
+  /** RFC 8707: the resource indicator asked for; a JWT access token names it as its `aud`. */
+  resource?: string | undefined;
+  /** A client_credentials token: its `sub` is the client (RFC 9068 §2.2), not the runAsUser. */
+  clientCredentials?: boolean;
 }
 
+/** JWT access tokens always expire (RFC 9068 §2.2): a lifetime of 0 ("never") becomes this. */
+export const JWT_MAX_LIFETIME = 3650 * 86_400;
+
 /**
- * Opaque tokens of 256 random bits, stored only as SHA-256 digests with client, owner, scopes, times and
- * grant id (RFC 6749 §10.10: guessing probability ≤ 2^-128). Access and refresh tokens of one response go
- * in with one statement.
+ * Access tokens are opaque (256 random bits) or JWTs (RFC 9068, `accessTokenFormat` of the client, else the
+ * global setting); refresh tokens are always opaque. Every token is stored as the SHA-256 digest of its value
+ * with client, owner, scopes, times and grant id (RFC 6749 §10.10: guessing probability ≤ 2^-128), so
+ * introspection, revocation and the admin API treat both formats alike; a JWT's `jti` is its row's id.
+ * Access and refresh tokens of one response go in with one statement.
  */
 export async function issueTokens(server: OAuthServer, request: IssueRequest): Promise<TokenResponse> {
-  const { records, response } = mintTokens(server, request);
+  const { records, response } = await mintTokens(server, request);
   await server.tokens.insert(records);
   return response;
 }
 
 /** The rows and the §5.1 response of one issuance, not yet stored (a code redemption stores them itself). */
-export function mintTokens(
+export async function mintTokens(
   server: OAuthServer,
   request: IssueRequest,
-): { records: TokenRecord[]; response: TokenResponse } {
+): Promise<{ records: TokenRecord[]; response: TokenResponse }> {
   const now = server.clock.now();
-  const lifetime = request.client.accessTokenLifetime ?? request.settings.accessTokenLifetime;
-  const accessToken = randomToken(32);
-  const records: TokenRecord[] = [record(request, "access", accessToken, now, lifetime, request.scopes, 0)];
+  const format = request.client.accessTokenFormat ?? request.settings.accessTokenFormat;
+  let lifetime = request.client.accessTokenLifetime ?? request.settings.accessTokenLifetime;
+  if (format === "jwt" && lifetime === 0) lifetime = JWT_MAX_LIFETIME;
+  const id = timeOrderedId();
+  const accessToken =
+    format === "jwt" ? await signAccessToken(server, request, id, now, lifetime) : randomToken(32);
+  const records: TokenRecord[] = [
+    record(request, "access", accessToken, now, lifetime, request.scopes, 0, id),
+  ];
   let refreshToken: string | undefined;
   if (request.refresh) {
     refreshToken = randomToken(32);
@@ -72,6 +90,58 @@ export function mintTokens(
   return { records, response };
 }
 
+/**
+ * RFC 9068 §2.2: `iss`, `sub` (the resource owner; the client for client_credentials, which has none),
+ * `aud` (the RFC 8707 resource when asked, else the client), `client_id`, `scope`, `jti`, `iat`, `exp`,
+ * and `cnf` for a certificate-bound token (RFC 8705 §3.1); header `typ: at+jwt` and the key's `kid`.
+ */
+async function signAccessToken(
+  server: OAuthServer,
+  request: IssueRequest,
+  jti: string,
+  now: number,
+  lifetime: number,
+): Promise<string> {
+  const iat = Math.floor(now / 1000);
+  return server.signingKeys.sign({
+    iss: server.issuer,
+    sub:
+      request.clientCredentials || request.username === undefined
+        ? request.client.clientId
+        : request.username,
+    aud: request.resource ?? request.client.clientId,
+    client_id: request.client.clientId,
+    scope: request.scopes.join(" "),
+    jti,
+    iat,
+    exp: iat + lifetime,
+    ...(request.certificateThumbprint === undefined
+      ? {}
+      : { cnf: { "x5t#S256": request.certificateThumbprint } }),
+  });
+}
+
+/**
+ * RFC 8707 §2: the `resource` parameter of a token request, an absolute URI without a fragment; anything
+ * else is `invalid_target`. Given once (a repeated parameter is refused by the endpoint).
+ */
+export function resourceIndicator(params: Params): string | undefined {
+  const value = param(params, "resource", { max: 2048 });
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || value.includes("#"))
+    throw new OAuthError(
+      "invalid_target",
+      "resource must be an absolute URI without a fragment (RFC 8707 §2)",
+    );
+  return value;
+}
+
 function record(
   request: IssueRequest,
   kind: "access" | "refresh",
@@ -80,9 +150,10 @@ function record(
   lifetimeSeconds: number,
   scopes: string[],
   refreshCount: number,
+  id: string = timeOrderedId(),
 ): TokenRecord {
   return {
-    id: timeOrderedId(),
+    id,
     digest: sha256(value),
     kind,
     clientId: request.client.clientId,

@@ -1,5 +1,6 @@
 import { LRUCache } from "lru-cache";
 import type { ChangeFeed } from "../storage/change-feed.js";
+import { databaseFailure } from "../storage/failures.js";
 import type { TokenFilter, TokenRecord, TokenRepository, TokenWithClient } from "./tokens.js";
 
 export const TOKEN_CHANGE = "oauth-token";
@@ -85,9 +86,13 @@ export class TokenStore implements TokenRepository {
       try {
         await this.inner.insert(batch.flatMap((item) => item.records));
         for (const item of batch) item.resolve();
-      } catch {
+      } catch (error) {
+        // The database is gone (issue 11): every caller gets that failure (503) at once. Retrying row by
+        // row would wait out the timeouts once per caller, and could meet the batch's own rows if the
+        // server committed it before the connection was lost.
+        if (databaseFailure(error) === "unavailable") for (const item of batch) item.reject(error);
         // Attribute the failure: each caller's rows on their own.
-        for (const item of batch) await this.inner.insert(item.records).then(item.resolve, item.reject);
+        else for (const item of batch) await this.inner.insert(item.records).then(item.resolve, item.reject);
       }
     }
   }

@@ -1,4 +1,12 @@
-import type { Kysely, Selectable } from "kysely";
+import {
+  sql,
+  type ExpressionBuilder,
+  type Kysely,
+  type OnConflictDatabase,
+  type OnConflictTables,
+  type Selectable,
+  type Transaction,
+} from "kysely";
 import type { Database } from "../storage/schema.js";
 import type { OAuthTokensTable } from "./schema.js";
 
@@ -35,8 +43,25 @@ export interface TokenFilter {
   limit?: number;
 }
 
+/** Tokens were to be issued for a grant (token family) that has been revoked: nothing was stored. */
+export class GrantRevokedError extends Error {
+  constructor(readonly grantIds: string[]) {
+    super(`the grant has been revoked: ${grantIds.join(", ")}`);
+    this.name = "GrantRevokedError";
+  }
+}
+
 export interface TokenRepository {
+  /**
+   * Stores tokens, in one transaction that first locks the row of each of their grants (creating it when
+   * missing): if a grant has been revoked, nothing is stored and GrantRevokedError is thrown; a revocation
+   * that comes later waits for this commit and then revokes these tokens too.
+   */
   insert(tokens: TokenRecord[]): Promise<void>;
+  /**
+   * A token by digest. Its `revokedAt` is its own, or else its family's (the grant row), so a token written
+   * after its family was revoked reads as revoked.
+   */
   findByDigest(digest: string): Promise<TokenWithClient | undefined>;
   get(id: string): Promise<TokenRecord | undefined>;
   list(filter: TokenFilter, now: number): Promise<TokenRecord[]>;
@@ -59,62 +84,125 @@ export class KyselyTokenRepository implements TokenRepository {
 
   async insert(tokens: TokenRecord[]): Promise<void> {
     if (tokens.length === 0) return;
-    await this.db.insertInto("oauth_tokens").values(tokens.map(toRow)).execute();
+    await this.db.transaction().execute(async (trx) => {
+      // Lock each grant's row (an upsert that rewrites nothing but takes the row lock, in grant order so
+      // two batches cannot deadlock). Under READ COMMITTED a revocation that has written the row but not
+      // yet committed makes this wait, and RETURNING then shows its revoked_at; a revocation that comes
+      // after waits for this commit, and its UPDATE of the family's tokens then sees these rows.
+      const grantIds = [...new Set(tokens.map((t) => t.grantId))].sort();
+      const grants = await trx
+        .insertInto("oauth_grants")
+        .values(grantIds.map((grant_id) => ({ grant_id, revoked_at: null })))
+        .onConflict((oc) =>
+          oc.column("grant_id").doUpdateSet((eb) => ({ revoked_at: eb.ref("oauth_grants.revoked_at") })),
+        )
+        .returning(["grant_id", "revoked_at"])
+        .execute();
+      const revoked = grants.filter((g) => g.revoked_at !== null).map((g) => g.grant_id);
+      if (revoked.length > 0) throw new GrantRevokedError(revoked);
+      await trx.insertInto("oauth_tokens").values(tokens.map(toRow)).execute();
+    });
   }
 
   async findByDigest(digest: string): Promise<TokenWithClient | undefined> {
     const row = await this.db
       .selectFrom("oauth_tokens as t")
       .innerJoin("oauth_clients as c", "c.client_id", "t.client_id")
+      .leftJoin("oauth_grants as g", "g.grant_id", "t.grant_id")
       .selectAll("t")
-      .select("c.enabled")
+      .select(["c.enabled", "g.revoked_at as grant_revoked_at"])
       .where("t.digest", "=", digest)
       .executeTakeFirst();
     return row ? { ...toRecord(row), clientEnabled: Number(row.enabled) === 1 } : undefined;
   }
 
   async get(id: string): Promise<TokenRecord | undefined> {
-    const row = await this.db.selectFrom("oauth_tokens").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("oauth_tokens as t")
+      .leftJoin("oauth_grants as g", "g.grant_id", "t.grant_id")
+      .selectAll("t")
+      .select("g.revoked_at as grant_revoked_at")
+      .where("t.id", "=", id)
+      .executeTakeFirst();
     return row ? toRecord(row) : undefined;
   }
 
   async list(filter: TokenFilter, now: number): Promise<TokenRecord[]> {
-    let query = this.db.selectFrom("oauth_tokens").selectAll();
-    if (filter.clientId !== undefined) query = query.where("client_id", "=", filter.clientId);
-    if (filter.user !== undefined) query = query.where("username", "=", filter.user);
+    let query = this.db
+      .selectFrom("oauth_tokens as t")
+      .leftJoin("oauth_grants as g", "g.grant_id", "t.grant_id")
+      .selectAll("t")
+      .select("g.revoked_at as grant_revoked_at");
+    if (filter.clientId !== undefined) query = query.where("t.client_id", "=", filter.clientId);
+    if (filter.user !== undefined) query = query.where("t.username", "=", filter.user);
     if (filter.active === true)
       query = query
-        .where("revoked_at", "is", null)
-        .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]));
+        .where("t.revoked_at", "is", null)
+        .where("g.revoked_at", "is", null)
+        .where((eb) => eb.or([eb("t.expires_at", "is", null), eb("t.expires_at", ">", now)]));
     if (filter.active === false)
-      query = query.where((eb) => eb.or([eb("revoked_at", "is not", null), eb("expires_at", "<=", now)]));
+      query = query.where((eb) =>
+        eb.or([
+          eb("t.revoked_at", "is not", null),
+          eb("g.revoked_at", "is not", null),
+          eb("t.expires_at", "<=", now),
+        ]),
+      );
     const rows = await query
-      .orderBy("issued_at", "desc")
-      .orderBy("id")
+      .orderBy("t.issued_at", "desc")
+      .orderBy("t.id")
       .limit(filter.limit ?? 1000)
       .execute();
     return rows.map(toRecord);
   }
 
   async revoke(id: string, now: number): Promise<boolean> {
-    return (await this.revokeWhere("id", id, now)) > 0;
+    return (await this.revokeWhere(this.db, "id", id, now)) > 0;
   }
 
+  /**
+   * Marks the family revoked (creating its row when missing), then revokes its tokens, in one transaction:
+   * the grant row's lock orders this against any issuance for the grant (see `insert`).
+   */
   revokeGrant(grantId: string, now: number): Promise<number> {
-    return this.revokeWhere("grant_id", grantId, now);
+    return this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto("oauth_grants")
+        .values({ grant_id: grantId, revoked_at: now })
+        .onConflict((oc) => oc.column("grant_id").doUpdateSet(keepFirstRevocation))
+        .execute();
+      return this.revokeWhere(trx, "grant_id", grantId, now);
+    });
   }
 
+  /** Revokes every family of the owner (their grant rows), then their tokens, in one transaction. */
   revokeUser(username: string, now: number): Promise<number> {
-    return this.revokeWhere("username", username, now);
+    return this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto("oauth_grants")
+        .columns(["grant_id", "revoked_at"])
+        .expression((eb) =>
+          eb
+            .selectFrom("oauth_tokens")
+            .select(["grant_id", sql<number>`cast(${now} as bigint)`.as("revoked_at")])
+            .where("username", "=", username)
+            .groupBy("grant_id")
+            .orderBy("grant_id"),
+        )
+        .onConflict((oc) => oc.column("grant_id").doUpdateSet(keepFirstRevocation))
+        .execute();
+      return this.revokeWhere(trx, "username", username, now);
+    });
   }
 
   /** Revokes the tokens not yet revoked whose `column` is `value`; answers how many. */
   private async revokeWhere(
+    db: Kysely<Database> | Transaction<Database>,
     column: "id" | "grant_id" | "username",
     value: string,
     now: number,
   ): Promise<number> {
-    const result = await this.db
+    const result = await db
       .updateTable("oauth_tokens")
       .set({ revoked_at: now })
       .where(column, "=", value)
@@ -146,7 +234,22 @@ export class KyselyTokenRepository implements TokenRepository {
 
 const splitScopes = (text: string): string[] => (text === "" ? [] : text.split(" "));
 
-function toRecord(row: Selectable<OAuthTokensTable>): TokenRecord {
+/** A family revoked again keeps the time of its first revocation. */
+const keepFirstRevocation = (
+  eb: ExpressionBuilder<OnConflictDatabase<Database, "oauth_grants">, OnConflictTables<"oauth_grants">>,
+) => ({
+  revoked_at: eb.fn.coalesce("oauth_grants.revoked_at", "excluded.revoked_at"),
+});
+
+/**
+ * A token row, with its family's revocation time when it was read joined with the grant row: a token of a
+ * revoked family is revoked, whatever its own row says (a missing grant row is a family never revoked since
+ * migration 0010, which backfilled every family, and every revocation since creates or updates the row).
+ */
+function toRecord(
+  row: Selectable<OAuthTokensTable> & { grant_revoked_at?: number | string | bigint | null },
+): TokenRecord {
+  const revokedAt = row.revoked_at ?? row.grant_revoked_at ?? null;
   return {
     id: row.id,
     digest: row.digest,
@@ -157,7 +260,7 @@ function toRecord(row: Selectable<OAuthTokensTable>): TokenRecord {
     grantId: row.grant_id,
     issuedAt: Number(row.issued_at),
     expiresAt: row.expires_at === null ? undefined : Number(row.expires_at),
-    revokedAt: row.revoked_at === null ? undefined : Number(row.revoked_at),
+    revokedAt: revokedAt === null ? undefined : Number(revokedAt),
     refreshCount: Number(row.refresh_count),
     rotatedAt: row.rotated_at === null ? undefined : Number(row.rotated_at),
     certificateThumbprint: row.cnf_x5t_s256 ?? undefined,

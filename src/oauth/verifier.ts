@@ -1,12 +1,17 @@
 import type { Clock } from "../kernel/clock.js";
 import { sha256 } from "../kernel/crypto.js";
 import type { ActiveToken, TokenVerifier } from "../resource/types.js";
+import type { SigningKeys } from "./signing-keys.js";
 import type { TokenRepository } from "./tokens.js";
+
+/** Largest JWT access token looked at (an RS256 one with many scopes is a few kB). */
+const MAX_JWT_LENGTH = 8192;
 
 /**
  * This server's access tokens on /invoke. One indexed lookup by digest per request, joined with the
  * client's `enabled` flag, so a revocation or a disabled client takes effect on the very next request
- * (no positive answers are cached).
+ * (no positive answers are cached). A JWT access token (RFC 9068) is first verified locally (signature by
+ * a published key, `typ`, `iss`, `exp`), then looked up the same way: its row is what revocation marks.
  */
 export class LocalTokenVerifier implements TokenVerifier {
   constructor(
@@ -14,11 +19,21 @@ export class LocalTokenVerifier implements TokenVerifier {
     private readonly clock: Clock,
     /** True where every revocation happens in this process and is published on its change feed (SQLite). */
     private readonly reusable = false,
+    private readonly jwt?: { keys: SigningKeys; issuer: string },
   ) {}
 
   async verify(value: string): Promise<ActiveToken | undefined> {
-    if (value.length > 512) return undefined;
+    // Opaque tokens are base64url (no dots); a JWS compact serialization has two.
+    const isJwt = value.includes(".");
+    if (value.length > (isJwt ? MAX_JWT_LENGTH : 512)) return undefined;
+    let jti: unknown;
+    if (isJwt) {
+      const claims = this.jwt && (await this.jwt.keys.verify(value, this.jwt.issuer));
+      if (!claims) return undefined;
+      jti = claims.jti;
+    }
     const token = await this.tokens.findByDigest(sha256(value));
+    if (token && isJwt && token.id !== jti) return undefined;
     if (!token || token.kind !== "access" || token.revokedAt !== undefined || !token.clientEnabled)
       return undefined;
     if (token.expiresAt !== undefined && token.expiresAt <= this.clock.now()) return undefined;

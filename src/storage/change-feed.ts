@@ -21,6 +21,7 @@ const KNOWN_KINDS = [
   "global-variable",
   "oauth-token",
   "console-session",
+  "oauth-signing-key",
 ];
 
 const CHANNEL = "conduit_changes";

@@ -2,8 +2,9 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
 import { LRUCache } from "lru-cache";
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { Kysely, PostgresDialect, SqliteDialect, type PostgresPool, type PostgresPoolClient } from "kysely";
 import pg from "pg";
+import { databaseFailure } from "./failures.js";
 import type { Database } from "./schema.js";
 
 export type Dialect = "sqlite" | "postgres";
@@ -47,26 +48,82 @@ function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
   });
 }
 
-export function openPostgres(
-  connectionString: string,
-  options: { max?: number; connectTimeoutMs?: number } = {},
-): Storage {
+/**
+ * Bounds of the PostgreSQL pool (issue 11, "database restarts under load"). A request waits at most
+ * `connectTimeoutMs` for a connection (a free one of the pool, or a new one being made) and at most
+ * `queryTimeoutMs` (+1 s) for each query: past either it fails, and is answered 503 with Retry-After
+ * (src/storage/failures.ts), so a database that restarts or vanishes behind a partition never holds a
+ * request, or a SIGTERM drain, forever.
+ */
+export interface PostgresOptions {
+  max?: number;
+  connectTimeoutMs?: number;
+  queryTimeoutMs?: number;
+  idleTimeoutMs?: number;
+}
+
+export const POSTGRES_DEFAULTS = {
+  max: 10,
+  connectTimeoutMs: 5_000,
+  queryTimeoutMs: 5_000,
+  idleTimeoutMs: 10_000,
+} as const;
+
+export function openPostgres(connectionString: string, options: PostgresOptions = {}): Storage {
+  const queryTimeoutMs = options.queryTimeoutMs ?? POSTGRES_DEFAULTS.queryTimeoutMs;
   const pool = new pg.Pool({
     connectionString,
-    max: options.max ?? 10,
-    // A database that does not answer must not hold requests (or a SIGTERM drain) forever: a connection
-    // not made in time fails, and is answered 503 (src/storage/failures.ts). Keep-alive notices a peer
-    // that vanished mid-connection.
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    max: options.max ?? POSTGRES_DEFAULTS.max,
+    // A connection not made (or not free) in time fails: the request is answered 503.
+    connectionTimeoutMillis: options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
+    idleTimeoutMillis: options.idleTimeoutMs ?? POSTGRES_DEFAULTS.idleTimeoutMs,
+    // A reachable server cancels a statement that runs too long itself (SQLSTATE 57014, the connection
+    // stays usable); the client's own timer, a second later, covers a server that no longer answers at all
+    // (a partition: no FIN, no RST, the socket looks open).
+    statement_timeout: queryTimeoutMs,
+    query_timeout: queryTimeoutMs + 1_000,
+    // Keep-alive probes notice a peer that vanished under an idle connection within about a minute
+    // (10 s idle, then the kernel's probes) instead of the kernel's default two hours.
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   });
   // A client losing its connection must not crash the server. The pool listens to idle clients (and
   // replaces them); a client checked out for a query would emit an unhandled 'error' event, an uncaught
   // exception, on top of rejecting the query: every client gets a listener of its own.
   pool.on("error", () => undefined);
   pool.on("connect", (client) => client.on("error", () => undefined));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: discardingBroken(pool) }) });
   return { db, dialect: "postgres", close: () => db.destroy() };
+}
+
+/**
+ * The pool as Kysely sees it, except that a client whose query failed for want of the database (a lost or
+ * timed-out connection) is destroyed when released instead of going back to the pool. node-postgres only
+ * drops a client whose socket it saw close: after a read timeout the socket of a partitioned connection
+ * still looks open, the unanswered query still occupies it, and every later query on it would wait out the
+ * timeout again, long after the database is back.
+ */
+function discardingBroken(pool: pg.Pool): PostgresPool {
+  return {
+    connect: async () => {
+      const client = await pool.connect();
+      let broken: unknown;
+      // Kysely calls query(sql, parameters); cursors (streamed queries) are never used by Conduit.
+      const query = (async (sql: string, parameters: ReadonlyArray<unknown>) => {
+        // Once broken, later queries on this client (the ROLLBACK of a transaction) fail at once: sent,
+        // they would wait behind the unanswered one and time out again, doubling the request's wait.
+        if (broken !== undefined) throw broken;
+        try {
+          return await client.query(sql, parameters as unknown[]);
+        } catch (error) {
+          if (databaseFailure(error) === "unavailable") broken = error;
+          throw error;
+        }
+      }) as unknown as PostgresPoolClient["query"];
+      return { query, release: () => client.release(broken !== undefined) };
+    },
+    end: () => pool.end(),
+  };
 }
 
 /** SQLite file under the data dir unless DATABASE_URL names a PostgreSQL database. */

@@ -19,15 +19,19 @@ const NETWORK_CODES = new Set([
 
 /**
  * PostgreSQL SQLSTATEs (Appendix A of its manual): class 08 connection exception, 53 insufficient
- * resources, 57P01-57P03 the server shutting down or starting, 40001/40P01 a serialization failure or
- * deadlock that a retry resolves.
+ * resources, 57P01-57P03 the server shutting down or starting, 57014 a statement cancelled by its
+ * statement_timeout (src/storage/database.ts: the database is too slow to answer in time), 40001/40P01 a
+ * serialization failure or deadlock that a retry resolves.
  */
-const PG_UNAVAILABLE = /^(08...|53...|57P0[123]|40001|40P01)$/;
+const PG_UNAVAILABLE = /^(08...|53...|57P0[123]|57014|40001|40P01)$/;
 const PG_CONFLICT = new Set(["23505", "23503"]);
 
-/** Messages of node-postgres for a connection it lost or could not make in time (they carry no code). */
+/**
+ * Messages of node-postgres for a connection it lost or could not make in time, or a query the server did
+ * not answer within query_timeout (they carry no code).
+ */
 const PG_CONNECTION_MESSAGES =
-  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout|Client was closed and is not queryable)/;
 
 const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED)/;
 const SQLITE_CONFLICT = /^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY|FOREIGNKEY)$/;

@@ -142,9 +142,11 @@ describe.each(DATABASES)("OAuth repositories (%s)", (database) => {
 
   it("deletes expired tokens only", async () => {
     const repo = new KyselyTokenRepository(storage.db);
+    // g1 was revoked above: its family gets no new tokens (GrantRevokedError), so these go in g4.
+    await expect(repo.insert([token("e0", { digest: "de0" })])).rejects.toThrow(/revoked/);
     await repo.insert([
-      token("e1", { digest: "de1", expiresAt: 100 }),
-      token("e2", { digest: "de2", expiresAt: 1e13 }),
+      token("e1", { digest: "de1", expiresAt: 100, grantId: "g4" }),
+      token("e2", { digest: "de2", expiresAt: 1e13, grantId: "g4" }),
     ]);
     const removed = await repo.deleteExpired(1_000);
     expect(removed).toBeGreaterThanOrEqual(2); // e1 and t2 (expired at 500)

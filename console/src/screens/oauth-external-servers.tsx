@@ -139,11 +139,20 @@ type Texts = {
   inactiveCacheTtlSeconds: string;
   staleIfErrorSeconds: string;
   timeoutMs: string;
+  breakerThreshold: string;
+  breakerOpenSeconds: string;
   clientCertificate: string;
   clientKey: string;
   caCertificates: string;
 };
-const NUMBERS = ["cacheTtlSeconds", "inactiveCacheTtlSeconds", "staleIfErrorSeconds", "timeoutMs"] as const;
+const NUMBERS = [
+  "cacheTtlSeconds",
+  "inactiveCacheTtlSeconds",
+  "staleIfErrorSeconds",
+  "timeoutMs",
+  "breakerThreshold",
+  "breakerOpenSeconds",
+] as const;
 /** Fields an empty input clears (sent as null) when editing. */
 const CLEARABLE = [
   "user",
@@ -174,6 +183,8 @@ function textsOf(server: ExternalServer | undefined): Texts {
     inactiveCacheTtlSeconds: String(server?.inactiveCacheTtlSeconds ?? 5),
     staleIfErrorSeconds: String(server?.staleIfErrorSeconds ?? 0),
     timeoutMs: String(server?.timeoutMs ?? 2000),
+    breakerThreshold: String(server?.breakerThreshold ?? 3),
+    breakerOpenSeconds: String(server?.breakerOpenSeconds ?? 5),
     clientCertificate: server?.clientCertificate ?? "",
     clientKey: "",
     caCertificates: server?.caCertificates ?? "",
@@ -185,6 +196,8 @@ const NUMBER_LABELS: Record<(typeof NUMBERS)[number], string> = {
   inactiveCacheTtlSeconds: "Cache inactive answers for (seconds)",
   staleIfErrorSeconds: "Serve stale answers when it is down (seconds)",
   timeoutMs: "Timeout (milliseconds)",
+  breakerThreshold: "Timeouts in a row that open the circuit breaker",
+  breakerOpenSeconds: "Circuit breaker open for (seconds)",
 };
 
 function ServerForm(props: { server?: ExternalServer }) {

@@ -16,6 +16,8 @@ export async function metadataEndpoint(server: OAuthServer): Promise<OAuthRespon
     introspection_endpoint: `${base}/oauth2/introspect`,
     revocation_endpoint: `${base}/oauth2/revoke`,
     registration_endpoint: `${base}/oauth2/register`,
+    // RFC 9068: the keys JWT access tokens are signed with.
+    jwks_uri: `${base}/oauth2/jwks`,
     scopes_supported: scopes.map((s) => s.name),
     response_types_supported: ["code"],
     response_modes_supported: ["query"],
@@ -30,4 +32,13 @@ export async function metadataEndpoint(server: OAuthServer): Promise<OAuthRespon
     ...(server.mutualTls ? { tls_client_certificate_bound_access_tokens: true } : {}),
   });
   return { ...response, headers: { "cache-control": "public, max-age=60" } };
+}
+
+/**
+ * RFC 7517 §5: the public keys of JWT access tokens (RFC 9068), the current one and the previous ones
+ * until the last token they signed has expired. Never cached by HTTP caches: a rotation is visible at once.
+ */
+export async function jwksEndpoint(server: OAuthServer): Promise<OAuthResponse> {
+  const response = json(await server.signingKeys.jwks());
+  return { ...response, headers: { "cache-control": "no-cache" } };
 }

@@ -6,6 +6,13 @@ import type { ClientRecord, GrantType } from "../clients.js";
 import type { OAuthServer } from "../context.js";
 import { OAuthError, methodNotAllowed } from "../errors.js";
 import {
+  allowedGrants,
+  DEFAULT_GRANTS,
+  usesLeft,
+  type InitialAccessTokenRecord,
+  type RegistrationRecord,
+} from "../initial-access-tokens.js";
+import {
   checkJwks,
   isTlsAuthMethod,
   RFC_NAMES,
@@ -19,9 +26,10 @@ import { requireSecure } from "../transport.js";
 
 /**
  * Dynamic client registration (RFC 7591), authorized by an initial access token that an administrator
- * created (§3, single use), and its management protocol (RFC 7592) with the registration access token.
- * Clients registered here may use authorization_code and refresh_token (client_credentials needs a
- * runAsUser, which only an administrator can give).
+ * created (§3), and its management protocol (RFC 7592) with the registration access token. The token's
+ * policy bounds what a registration may ask for: its scopes, its grant types (client_credentials only with
+ * the policy's run-as user, which the registered client gets) and how many registrations it allows. A
+ * token without a policy registers one client with authorization_code and refresh_token, any scope.
  */
 export async function registrationEndpoint(
   server: OAuthServer,
@@ -31,9 +39,10 @@ export async function registrationEndpoint(
   requireSecure(request, await server.settings.get());
   const iat = await server.initialAccessTokens.get(sha256(bearer(request, "an initial access token")));
   const now = server.clock.now();
-  if (!iat || iat.usedAt !== undefined || iat.expiresAt <= now)
+  if (!iat || usesLeft(iat) === 0 || iat.expiresAt <= now)
     throw invalidToken("the initial access token is not valid");
-  const metadata = await parseMetadata(server, request);
+  const limits = policyLimits(iat);
+  const metadata = await parseMetadata(server, request, limits);
   const clientId = newClientId();
   // RFC 8705 §2: a client authenticating with its certificate gets no secret.
   const secret =
@@ -47,7 +56,7 @@ export async function registrationEndpoint(
     description: "registered dynamically (RFC 7591)",
     accessTokenLifetime: undefined,
     refreshLimit: undefined,
-    runAsUser: undefined,
+    runAsUser: limits.runAsUser,
     enabled: true,
     secretDigest: secret === undefined ? undefined : secretDigest(server, secret),
     previousSecretDigest: undefined,
@@ -56,13 +65,43 @@ export async function registrationEndpoint(
     createdAt: now,
     updatedAt: now,
   };
+  // The use is counted first (atomically: of registrations racing for the last use, one wins), and given
+  // back if the client cannot be created after all.
   if (!(await server.initialAccessTokens.use(iat.digest, clientId, now)))
     throw invalidToken("the initial access token is not valid");
-  if (!(await server.clientRepository.create(client)))
-    throw clientMetadata("a client with this client_name and software_version exists");
+  let created = false;
+  try {
+    created = await server.clientRepository.create(client);
+  } finally {
+    if (!created) await server.initialAccessTokens.release(iat.digest);
+  }
+  if (!created) throw clientMetadata("a client with this client_name and software_version exists");
+  await server.initialAccessTokens.recordRegistration({
+    clientId,
+    tokenId: iat.id,
+    scopes: iat.scopes,
+    grantTypes: iat.grantTypes,
+    registeredAt: now,
+  });
   server.log.info(
     { event: "oauth_client_registered", clientId, initialAccessToken: iat.id },
     "client registered",
+  );
+  // The audit log links the client to the token that registered it (never the token's value).
+  server.log.info(
+    {
+      event: "audit",
+      actor: `initial-access-token:${iat.id}`,
+      via: "oauth2/register",
+      action: "oauth.client.register",
+      target: clientId,
+      initialAccessToken: iat.id,
+      clientName: client.clientName,
+      grantTypes: client.grantTypes,
+      scopes: client.scopes,
+      ...(client.runAsUser === undefined ? {} : { runAsUser: client.runAsUser }),
+    },
+    `audit: oauth.client.register ${clientId}`,
   );
   return json(
     {
@@ -93,6 +132,7 @@ export async function registrationManagementEndpoint(
   if (request.method === "GET") return json(view(server, client));
   if (request.method === "DELETE") {
     await server.clientRepository.delete(client.clientId);
+    await server.initialAccessTokens.deleteRegistration(client.clientId);
     server.changes.publish({ kind: "client", key: client.clientId });
     server.log.info({ event: "oauth_client_unregistered", clientId }, "client registration deleted");
     return { kind: "empty", status: 204, headers: { ...NO_STORE } };
@@ -104,7 +144,14 @@ export async function registrationManagementEndpoint(
     (typeof body.client_secret !== "string" || !secretMatches(server, client, body.client_secret))
   )
     throw clientMetadata("client_secret does not match");
-  const metadata = await parseMetadata(server, request, client.clientId);
+  // An update stays within the policy of the token that registered the client.
+  const registration = await server.initialAccessTokens.registration(client.clientId);
+  const metadata = await parseMetadata(
+    server,
+    request,
+    updateLimits(registration, client.runAsUser),
+    client.clientId,
+  );
   if (metadata.type !== client.type)
     throw clientMetadata("token_endpoint_auth_method cannot change the client type");
   const updated: ClientRecord = { ...client, ...metadata, updatedAt: server.clock.now() };
@@ -130,12 +177,40 @@ type Metadata = Pick<
 >;
 
 const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"];
-const GRANTS: GrantType[] = ["authorization_code", "refresh_token"];
+
+/** What a registration may ask for: the policy of its initial access token. */
+interface Limits {
+  grants: GrantType[];
+  /** undefined: any scope that exists. */
+  scopes: string[] | undefined;
+  runAsUser: string | undefined;
+  /** Whether an administrator set these (the errors then say the token does not allow it). */
+  policy: boolean;
+}
+
+function policyLimits(iat: InitialAccessTokenRecord): Limits {
+  return {
+    grants: allowedGrants(iat),
+    scopes: iat.scopes,
+    runAsUser: iat.runAsUser,
+    policy: iat.grantTypes !== undefined || iat.scopes !== undefined,
+  };
+}
+
+function updateLimits(registration: RegistrationRecord | undefined, runAsUser: string | undefined): Limits {
+  return {
+    grants: registration?.grantTypes ?? DEFAULT_GRANTS,
+    scopes: registration?.scopes,
+    runAsUser,
+    policy: registration?.grantTypes !== undefined || registration?.scopes !== undefined,
+  };
+}
 
 /** RFC 7591 §2: the metadata we understand; unknown fields are ignored (§2 "MUST ignore"). */
 async function parseMetadata(
   server: OAuthServer,
   request: OAuthRequest,
+  limits: Limits,
   exceptClientId?: string,
 ): Promise<Metadata> {
   const body = request.jsonBody;
@@ -144,9 +219,13 @@ async function parseMetadata(
   const m = body as Record<string, unknown>;
   const redirectUris = stringList(m, "redirect_uris") ?? [];
   const grantTypes = (stringList(m, "grant_types") ?? ["authorization_code"]) as GrantType[];
-  const unsupported = grantTypes.filter((g) => !GRANTS.includes(g));
+  const unsupported = grantTypes.filter((g) => !limits.grants.includes(g));
   if (unsupported.length > 0)
-    throw clientMetadata(`grant_types not available by registration: ${unsupported.join(" ")}`);
+    throw clientMetadata(
+      limits.policy
+        ? `grant_types not allowed by the initial access token: ${unsupported.join(" ")}`
+        : `grant_types not available by registration: ${unsupported.join(" ")}`,
+    );
   const responseTypes =
     stringList(m, "response_types") ?? (grantTypes.includes("authorization_code") ? ["code"] : []);
   // §2.1: grant_types and response_types must agree.
@@ -165,10 +244,13 @@ async function parseMetadata(
   const version = text(m, "software_version") ?? "1.0";
   let scopes: string[];
   try {
-    scopes = parseScope(text(m, "scope")) ?? [];
+    scopes = parseScope(text(m, "scope")) ?? limits.scopes ?? [];
   } catch {
     throw clientMetadata("scope is malformed");
   }
+  const refused = limits.scopes ? scopes.filter((s) => !limits.scopes!.includes(s)) : [];
+  if (refused.length > 0)
+    throw clientMetadata(`scope not allowed by the initial access token: ${refused.join(" ")}`);
   const metadata: Metadata = {
     clientName,
     version,
@@ -180,7 +262,7 @@ async function parseMetadata(
     tokenEndpointAuthMethod: isTlsAuthMethod(method) ? method : undefined,
     ...tls,
   };
-  const problem = await clientProblem(server, { ...metadata, runAsUser: undefined });
+  const problem = await clientProblem(server, { ...metadata, runAsUser: limits.runAsUser });
   if (problem) throw new OAuthError(problem.error, problem.message);
   if (await server.clientRepository.nameTaken(clientName, version, exceptClientId))
     throw clientMetadata("a client with this client_name and software_version exists");

@@ -4,7 +4,7 @@ import { param, requiredParam } from "../params.js";
 import { requireOwner } from "../owners.js";
 import { verifyPkce } from "../pkce.js";
 import { grantableScopes } from "../scope-request.js";
-import { mintTokens, refreshAllowed } from "../token-factory.js";
+import { mintTokens, refreshAllowed, resourceIndicator } from "../token-factory.js";
 import type { GrantContext, GrantHandler } from "./registry.js";
 
 /**
@@ -27,7 +27,7 @@ export const authorizationCodeGrant: GrantHandler = async (context) => {
   await requireOwner(server, record.username);
   // The scopes were checked at authorization; check again so a scope deleted since is refused.
   const scopes = await grantableScopes(record.scopes, client, server.scopes);
-  const { records, response } = mintTokens(server, {
+  const { records, response } = await mintTokens(server, {
     client,
     username: record.username,
     scopes,
@@ -35,6 +35,7 @@ export const authorizationCodeGrant: GrantHandler = async (context) => {
     ...(refreshAllowed(client, 0) ? { refresh: { scopes, count: 0 } } : {}),
     settings,
     certificateThumbprint: context.certificateThumbprint,
+    resource: resourceIndicator(params),
   });
   // Consumed and stored at once, so a concurrent replay revokes these tokens too.
   if (!(await server.codes.redeem(digest, server.clock.now(), records)))

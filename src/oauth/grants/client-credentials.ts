@@ -2,7 +2,7 @@ import { timeOrderedId } from "../ids.js";
 import { unauthorizedClient } from "../errors.js";
 import { param } from "../params.js";
 import { grantableScopes, parseScope } from "../scope-request.js";
-import { issueTokens } from "../token-factory.js";
+import { issueTokens, resourceIndicator } from "../token-factory.js";
 import type { GrantHandler } from "./registry.js";
 
 /**
@@ -24,5 +24,7 @@ export const clientCredentialsGrant: GrantHandler = async (context) => {
     grantId: timeOrderedId(),
     settings,
     certificateThumbprint: context.certificateThumbprint,
+    resource: resourceIndicator(params),
+    clientCredentials: true,
   });
 };

@@ -4,7 +4,7 @@ import { requireOwner } from "../owners.js";
 import { param, requiredParam } from "../params.js";
 import { grantableScopes, parseScope } from "../scope-request.js";
 import { issueTokens, refreshAllowed } from "../token-factory.js";
-import type { TokenRecord } from "../tokens.js";
+import { GrantRevokedError, type TokenRecord } from "../tokens.js";
 import type { GrantContext, GrantHandler } from "./registry.js";
 
 /**
@@ -38,22 +38,23 @@ export const refreshTokenGrant: GrantHandler = async (context) => {
   const scopes = await grantableScopes(requested ?? token.scopes, client, server.scopes);
   await rotate(context, token);
   const count = token.refreshCount + 1;
-  const issued = await issueTokens(server, {
-    client,
-    username: token.username,
-    scopes,
-    grantId: token.grantId,
-    ...(refreshAllowed(client, count) ? { refresh: { scopes: token.scopes, count } } : {}),
-    settings,
-    certificateThumbprint: context.certificateThumbprint,
-  });
-  // A reuse elsewhere may have revoked the family while these tokens were being written: then they are
-  // part of it too (the presented token is in the family, so its revocation shows it).
-  if ((await server.tokens.get(token.id))?.revokedAt !== undefined) {
-    await server.tokens.revokeGrant(token.grantId, server.clock.now());
-    throw invalidGrant("the refresh token was revoked");
+  try {
+    return await issueTokens(server, {
+      client,
+      username: token.username,
+      scopes,
+      grantId: token.grantId,
+      ...(refreshAllowed(client, count) ? { refresh: { scopes: token.scopes, count } } : {}),
+      settings,
+      certificateThumbprint: context.certificateThumbprint,
+    });
+  } catch (error) {
+    // The family was revoked (a reuse elsewhere, a revocation) after the presented token was read: the
+    // insert checks the grant row under its lock in the transaction that writes the tokens, so nothing was
+    // stored; a revocation that commits later waits for that transaction and revokes the new tokens.
+    if (error instanceof GrantRevokedError) throw invalidGrant("the refresh token was revoked");
+    throw error;
   }
-  return issued;
 };
 
 async function rotate({ server, settings, client, ip }: GrantContext, token: TokenRecord): Promise<void> {

@@ -2,17 +2,29 @@ import type { Clock } from "../../kernel/clock.js";
 import type { Logger } from "../../kernel/logger.js";
 import { UpstreamError } from "./upstream-error.js";
 
-/** Consecutive timeouts that open the breaker. */
+/**
+ * When a breaker opens and for how long: settings of each external server (`breakerThreshold`,
+ * `breakerOpenSeconds`, migration 0011), these values by default.
+ */
+export interface BreakerSettings {
+  /** Consecutive timeouts that open the breaker. */
+  threshold: number;
+  /** How long an open breaker answers at once, without calling the server. */
+  openMs: number;
+}
+
+/** Consecutive timeouts that open the breaker, unless the server says otherwise. */
 export const BREAKER_THRESHOLD = 3;
-/** How long an open breaker answers at once, without calling the server. */
+/** How long an open breaker answers at once, unless the server says otherwise. */
 export const BREAKER_OPEN_MS = 5_000;
+export const DEFAULT_BREAKER: BreakerSettings = { threshold: BREAKER_THRESHOLD, openMs: BREAKER_OPEN_MS };
 
 /**
  * A circuit breaker around the network calls to one endpoint of one server (its introspection endpoint,
  * or its JWKS), so that a server that stops answering costs callers a fast 503, not a `timeoutMs` wait:
- * - closed: calls go through; BREAKER_THRESHOLD timeouts in a row open it. Any answer (even a 5xx, which
+ * - closed: calls go through; `threshold` timeouts in a row open it. Any answer (even a 5xx, which
  *   comes fast) resets the count: only a hung server is worth short-circuiting.
- * - open: for BREAKER_OPEN_MS every call fails at once with `circuit_open`.
+ * - open: for `openMs` every call fails at once with `circuit_open`.
  * - half-open: then exactly one call (the probe) goes through while the others still fail at once; an
  *   answer closes the breaker, a timeout opens it again.
  * One breaker per endpoint per server runtime, so a changed server (a new runtime) starts closed. Only
@@ -29,6 +41,7 @@ export class Breaker {
     private readonly log: Logger,
     private readonly server: string,
     private readonly endpoint: string,
+    private readonly settings: BreakerSettings = DEFAULT_BREAKER,
   ) {}
 
   async run<T>(call: () => Promise<T>): Promise<T> {
@@ -65,12 +78,12 @@ export class Breaker {
   }
 
   private timedOut(probe: boolean): void {
-    if (!probe && ++this.timeouts < BREAKER_THRESHOLD) return;
+    if (!probe && ++this.timeouts < this.settings.threshold) return;
     this.timeouts = 0;
-    this.openUntil = this.clock.now() + BREAKER_OPEN_MS;
+    this.openUntil = this.clock.now() + this.settings.openMs;
     this.log.warn(
       { event: "external_server_circuit_open", server: this.server, endpoint: this.endpoint },
-      `${this.endpoint} of ${this.server} keeps timing out: answering 503 at once for ${BREAKER_OPEN_MS / 1000} s`,
+      `${this.endpoint} of ${this.server} keeps timing out: answering 503 at once for ${this.settings.openMs / 1000} s`,
     );
   }
 }

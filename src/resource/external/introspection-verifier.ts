@@ -1,6 +1,6 @@
 import type { Clock } from "../../kernel/clock.js";
 import type { Logger } from "../../kernel/logger.js";
-import { Breaker } from "./breaker.js";
+import { Breaker, DEFAULT_BREAKER, type BreakerSettings } from "./breaker.js";
 import { mapClaims, type ClaimMapping } from "./claims.js";
 import type { IntrospectionClient } from "./introspection-client.js";
 import type { ResourceMetrics } from "./metrics.js";
@@ -22,9 +22,10 @@ export class IntrospectionVerifier extends CachingVerifier {
     clock: Clock,
     metrics: ResourceMetrics,
     log: Logger,
+    breaker: BreakerSettings = DEFAULT_BREAKER,
   ) {
     super(mapping.server, cache, clock, metrics, log);
-    this.breaker = new Breaker(clock, log, mapping.server, "the introspection endpoint");
+    this.breaker = new Breaker(clock, log, mapping.server, "the introspection endpoint", breaker);
   }
 
   protected async decide(token: string): Promise<Verdict> {

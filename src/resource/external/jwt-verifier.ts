@@ -10,7 +10,7 @@ import {
 import { request, type Dispatcher } from "undici";
 import type { Clock } from "../../kernel/clock.js";
 import type { Logger } from "../../kernel/logger.js";
-import { Breaker } from "./breaker.js";
+import { Breaker, DEFAULT_BREAKER, type BreakerSettings } from "./breaker.js";
 import { mapClaims, type ClaimMapping } from "./claims.js";
 import type { ResourceMetrics } from "./metrics.js";
 import type { TokenCache } from "./token-cache.js";
@@ -69,9 +69,10 @@ export class JwtVerifier extends CachingVerifier {
     clock: Clock,
     metrics: ResourceMetrics,
     log: Logger,
+    breaker: BreakerSettings = DEFAULT_BREAKER,
   ) {
     super(mapping.server, cache, clock, metrics, log);
-    this.breaker = new Breaker(clock, log, mapping.server, "the JWKS");
+    this.breaker = new Breaker(clock, log, mapping.server, "the JWKS", breaker);
     this.keys = createRemoteJWKSet(new URL(target.jwksUri), {
       timeoutDuration: target.timeoutMs,
       cooldownDuration: JWKS_COOLDOWN_MS,

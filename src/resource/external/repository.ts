@@ -18,6 +18,10 @@ export interface ExternalServerRecord {
   /** How long past its freshness a cached active answer may be served while the server is down; 0 = never. */
   staleIfErrorSeconds: number;
   timeoutMs: number;
+  /** Consecutive timeouts that open the circuit breaker of an endpoint of this server (migration 0011). */
+  breakerThreshold: number;
+  /** How long an open breaker answers 503 at once before it lets one probe through. */
+  breakerOpenSeconds: number;
   issuer: string | null;
   jwksUri: string | null;
   audience: string | null;
@@ -95,6 +99,8 @@ function toRow(s: ExternalServerRecord): ExternalServersTable {
     inactive_cache_ttl_seconds: s.inactiveCacheTtlSeconds,
     stale_if_error_seconds: s.staleIfErrorSeconds,
     timeout_ms: s.timeoutMs,
+    breaker_threshold: s.breakerThreshold,
+    breaker_open_seconds: s.breakerOpenSeconds,
     issuer: s.issuer,
     jwks_uri: s.jwksUri,
     audience: s.audience,
@@ -119,6 +125,8 @@ function toRecord(r: ExternalServersTable): ExternalServerRecord {
     inactiveCacheTtlSeconds: Number(r.inactive_cache_ttl_seconds),
     staleIfErrorSeconds: Number(r.stale_if_error_seconds),
     timeoutMs: Number(r.timeout_ms),
+    breakerThreshold: Number(r.breaker_threshold),
+    breakerOpenSeconds: Number(r.breaker_open_seconds),
     issuer: r.issuer,
     jwksUri: r.jwks_uri,
     audience: r.audience,

@@ -11,6 +11,10 @@ export interface ExternalServersTable {
   inactive_cache_ttl_seconds: number;
   stale_if_error_seconds: number;
   timeout_ms: number;
+  /** Migration 0011: consecutive timeouts that open the circuit breaker (default 3). */
+  breaker_threshold: number;
+  /** Migration 0011: how long an open breaker answers at once, in seconds (default 5). */
+  breaker_open_seconds: number;
   issuer: string | null;
   jwks_uri: string | null;
   audience: string | null;

@@ -2,6 +2,7 @@ import type { Clock } from "../../kernel/clock.js";
 import type { Logger } from "../../kernel/logger.js";
 import type { SecretBox } from "../../kernel/secret-box.js";
 import type { TokenVerifier } from "../types.js";
+import type { BreakerSettings } from "./breaker.js";
 import type { ClaimMapping } from "./claims.js";
 import { IntrospectionClient } from "./introspection-client.js";
 import { IntrospectionVerifier } from "./introspection-verifier.js";
@@ -62,7 +63,20 @@ export class ServerRuntime {
       ...(tls ? { tls } : {}),
     });
     this.agent = tls && record.jwksUri ? tlsAgent(tls, record.timeoutMs) : undefined;
-    this.introspection = new IntrospectionVerifier(this.client, mapping, this.cache, clock, metrics, log);
+    // The server's own breaker settings (a change makes a new runtime, so its breakers start closed).
+    const breaker: BreakerSettings = {
+      threshold: record.breakerThreshold,
+      openMs: record.breakerOpenSeconds * 1000,
+    };
+    this.introspection = new IntrospectionVerifier(
+      this.client,
+      mapping,
+      this.cache,
+      clock,
+      metrics,
+      log,
+      breaker,
+    );
     this.jwt =
       record.issuer && record.jwksUri
         ? new JwtVerifier(
@@ -78,6 +92,7 @@ export class ServerRuntime {
             clock,
             metrics,
             log,
+            breaker,
           )
         : undefined;
   }

@@ -6,6 +6,10 @@ import * as m0004 from "./0004-flow.js";
 import * as m0005 from "./0005-console-sessions.js";
 import * as m0006 from "./0006-mutual-tls.js";
 import * as m0007 from "./0007-decided-tickets.js";
+import * as m0008 from "./0008-signing-keys.js";
+import * as m0009 from "./0009-initial-access-token-policy.js";
+import * as m0010 from "./0010-oauth-grants.js";
+import * as m0011 from "./0011-breaker-settings.js";
 
 /**
  * Every migration, listed explicitly and in order (never discovered from the file system).
@@ -19,4 +23,8 @@ export const migrations: Record<string, Migration> = {
   "0005-console-sessions": m0005,
   "0006-mutual-tls": m0006,
   "0007-decided-tickets": m0007,
+  "0008-signing-keys": m0008,
+  "0009-initial-access-token-policy": m0009,
+  "0010-oauth-grants": m0010,
+  "0011-breaker-settings": m0011,
 };
