@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance } from "fastify";
 import type { Conduit } from "../conduit.js";
 import { oauthOf } from "../oauth/module.js";
 import { adminApiRoutes } from "./admin-api.js";
@@ -17,24 +17,24 @@ import { openApiRoutes, recordRoutes } from "./openapi.js";
  */
 /** Builds the HTTP application around a Conduit; never listens (tests use `app.inject`). */
 export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
+  const log = conduit.log;
   const app = Fastify({
-    loggerInstance: conduit.log as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
-    // No child logger per request: on the hot path it costs more than it tells. Our records carry
-    // their own context (event, service, user).
-    childLoggerFactory: (logger) => logger,
+    // No logger in Fastify: with one, every request gets timing and 'finish' listeners for request
+    // logging we keep off. Our records go to conduit.log explicitly and carry their own context
+    // (event, service, user); Fastify's own warnings are process warnings.
+    logger: false,
     bodyLimit: conduit.config.bodyLimit,
     trustProxy: false,
     return503OnClosing: true,
     forceCloseConnections: "idle",
     routerOptions: { maxParamLength: 1024 },
     // Errors of the router (a bad percent-encoding, a parameter over maxParamLength) get our JSON too.
-    frameworkErrors: (error, request, reply) => sendError(request, reply, error),
+    frameworkErrors: (error, request, reply) => sendError(log, request, reply, error),
     clientErrorHandler,
   });
   recordRoutes(app);
   registerFormParser(app);
-  app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+  app.setErrorHandler((error, request, reply) => sendError(log, request, reply, error));
   app.setNotFoundHandler((request, reply) =>
     reply
       .code(404)

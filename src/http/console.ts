@@ -56,7 +56,7 @@ export async function consoleRoutes(
 ): Promise<void> {
   await app.register(sessionRoutes, { conduit });
   await app.register(statisticsRoutes, { conduit, prefix: "/admin/api" });
-  await app.register(pageRoutes, { root });
+  await app.register(pageRoutes, { root, log: conduit.log });
 }
 
 // ---- the session
@@ -203,7 +203,10 @@ function transportOf(request: FastifyRequest): OAuthRequest {
 
 // ---- the pages
 
-async function pageRoutes(app: FastifyInstance, { root }: { root: string }): Promise<void> {
+async function pageRoutes(
+  app: FastifyInstance,
+  { root, log }: { root: string; log: Conduit["log"] },
+): Promise<void> {
   // fastify-static's own sendFile: ranges, ETag and Last-Modified, and paths that cannot leave root.
   const index = `${root}/index.html`;
   app.addHook("onSend", async (_request, reply) => {
@@ -222,7 +225,7 @@ async function pageRoutes(app: FastifyInstance, { root }: { root: string }): Pro
     suppressWarning: true,
   });
   if (!existsSync(index))
-    app.log.warn(
+    log.warn(
       { event: "console_not_built", root },
       "the admin console is not built (run `npm run build`): /admin/ answers 503",
     );

@@ -2,6 +2,7 @@ import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ConduitError } from "../kernel/errors.js";
+import type { Logger } from "../kernel/logger.js";
 import { databaseFailure } from "../storage/failures.js";
 
 /** The JSON body of every error outside the OAuth endpoints: a stable code and a human message. */
@@ -67,12 +68,17 @@ export function toErrorResponse(error: unknown): {
   return { status: 500, body: { error: "internal_error", message: "internal server error" }, headers: {} };
 }
 
-export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+export function sendError(
+  log: Logger,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: unknown,
+): FastifyReply {
   const { status, body, headers } = toErrorResponse(error);
   if (status >= 500 && status !== 503)
-    request.log.error({ err: error, url: request.routeOptions.url }, "request failed");
+    log.error({ err: error, url: request.routeOptions.url }, "request failed");
   else if (status === 503 && !(error instanceof ConduitError))
-    request.log.warn(
+    log.warn(
       { event: "database_unavailable", err: { message: (error as Error).message } },
       "database unavailable",
     );

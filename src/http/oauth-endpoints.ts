@@ -103,7 +103,7 @@ export async function oauthEndpointRoutes(
     app.route({
       method: ["GET", "POST"],
       url,
-      errorHandler: (error, request, reply) => sendError(request, reply, error),
+      errorHandler: (error, request, reply) => sendError(conduit.log, request, reply, error),
       handler: async (request, reply) => {
         const principal = await authenticate(conduit, request);
         const output = await conduit.runtime.invoke(

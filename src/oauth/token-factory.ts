@@ -32,6 +32,8 @@ export interface IssueRequest {
   resource?: string | undefined;
   /** A client_credentials token: its `sub` is the client (RFC 9068 §2.2), not the runAsUser. */
   clientCredentials?: boolean;
+  /** `grantId` was minted for this issuance (TokenRecord.newGrant): its rows skip the grant row lock. */
+  newGrant?: boolean;
 }
 
 /** JWT access tokens always expire (RFC 9068 §2.2): a lifetime of 0 ("never") becomes this. */
@@ -165,6 +167,7 @@ function record(
     revokedAt: undefined,
     refreshCount,
     rotatedAt: undefined,
+    ...(request.newGrant === true ? { newGrant: true } : {}),
     // RFC 8705 §3.1 binds access tokens; §4: a public client's refresh token is bound too (a confidential
     // client's is bound to its authentication already).
     ...(request.certificateThumbprint !== undefined && (kind === "access" || request.client.type === "public")

@@ -28,6 +28,12 @@ export interface TokenRecord {
   rotatedAt: number | undefined;
   /** RFC 8705 §3.1: the x5t#S256 of the client certificate the token is bound to. */
   certificateThumbprint?: string | undefined;
+  /**
+   * The grant (family) was minted for this very issuance: no code, token or grant row of it exists, and
+   * nobody can name it to revoke it before these rows are stored. Such rows need no grant row lock (see
+   * `TokenRepository.insert`); never set it for a grant that existed before (a code, a refresh).
+   */
+  newGrant?: boolean;
 }
 
 /** A token together with whether its client is still enabled (one query on the request path). */
@@ -55,7 +61,9 @@ export interface TokenRepository {
   /**
    * Stores tokens, in one transaction that first locks the row of each of their grants (creating it when
    * missing): if a grant has been revoked, nothing is stored and GrantRevokedError is thrown; a revocation
-   * that comes later waits for this commit and then revokes these tokens too.
+   * that comes later waits for this commit and then revokes these tokens too. Rows of a new grant
+   * (`newGrant`) skip the lock: no revocation can have named their grant yet, and one that comes later
+   * finds them as it finds any committed row. A batch of only such rows is one INSERT, no transaction.
    */
   insert(tokens: TokenRecord[]): Promise<void>;
   /**
@@ -84,12 +92,17 @@ export class KyselyTokenRepository implements TokenRepository {
 
   async insert(tokens: TokenRecord[]): Promise<void> {
     if (tokens.length === 0) return;
+    const existingGrants = tokens.filter((t) => t.newGrant !== true);
+    if (existingGrants.length === 0) {
+      await this.db.insertInto("oauth_tokens").values(tokens.map(toRow)).execute();
+      return;
+    }
     await this.db.transaction().execute(async (trx) => {
       // Lock each grant's row (an upsert that rewrites nothing but takes the row lock, in grant order so
       // two batches cannot deadlock). Under READ COMMITTED a revocation that has written the row but not
       // yet committed makes this wait, and RETURNING then shows its revoked_at; a revocation that comes
       // after waits for this commit, and its UPDATE of the family's tokens then sees these rows.
-      const grantIds = [...new Set(tokens.map((t) => t.grantId))].sort();
+      const grantIds = [...new Set(existingGrants.map((t) => t.grantId))].sort();
       const grants = await trx
         .insertInto("oauth_grants")
         .values(grantIds.map((grant_id) => ({ grant_id, revoked_at: null })))

@@ -21,7 +21,9 @@ export const clientCredentialsGrant: GrantHandler = async (context) => {
     client,
     username: client.runAsUser,
     scopes,
+    // A family of its own, minted here: nothing can have revoked it yet (no grant row lock needed).
     grantId: timeOrderedId(),
+    newGrant: true,
     settings,
     certificateThumbprint: context.certificateThumbprint,
     resource: resourceIndicator(params),
