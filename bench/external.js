@@ -85,6 +85,7 @@ export default async function run(lib) {
       "invoke pub.math/randomDouble with a third-party token (warm cache) vs bare node:http",
       { url, headers },
       { url: `${bare.url}/invoke/pub.math/randomDouble` },
+      { label: "invoke, third-party token (warm cache)", goal: 0.65 },
     );
     const calls = (await partner.introspections()) - before;
     console.log(

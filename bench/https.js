@@ -21,6 +21,7 @@ export default async function run(lib) {
         headers: { authorization: conduit.adminAuth },
       },
       { url: `${bare.url}/invoke/pub.math/randomDouble` },
+      { label: "invoke, Basic over HTTPS" },
     );
   } finally {
     await conduit.stop();

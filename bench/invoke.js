@@ -7,6 +7,7 @@ export default async function run(lib) {
       "invoke pub.math/randomDouble with Basic vs bare node:http",
       { url: `${conduit.url}/invoke/pub.math/randomDouble`, headers: { authorization: conduit.adminAuth } },
       { url: `${bare.url}/invoke/pub.math/randomDouble` },
+      { label: "invoke, Basic" },
     );
   } finally {
     await conduit.stop();

@@ -1,17 +1,37 @@
 // The benchmark harness: start the built server and its references, measure with autocannon, print ratios.
 // Speed is only ever measured here, side by side in the same run, never asserted in tests.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
+import pg from "pg";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const ADMIN_PASSWORD = "bench-admin-password";
 export const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+/** The database Conduit runs on in this scenario process (run.js sets it): "sqlite" or "postgres". */
+export const DATABASE = process.env.BENCH_DATABASE === "postgres" ? "postgres" : "sqlite";
+/** The PostgreSQL server fresh databases are created on (BENCH_DATABASE_URL). */
+export const POSTGRES_URL = process.env.BENCH_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
+/** The scenario running in this process (scenario.js sets it). */
+export const SCENARIO = process.env.BENCH_SCENARIO ?? process.argv[2] ?? "";
+
+/**
+ * What this scenario measured, for run.js: every record is appended here and the whole list is written to
+ * BENCH_PART (a JSON file run.js reads once this process has exited) at once, so what was measured before
+ * a failure is kept.
+ */
+export const records = { comparisons: [], memory: [], scaling: [], sweep: [] };
+
+/** Adds a record of `kind` (comparisons, memory, scaling, sweep) to this scenario's results. */
+export function record(kind, entry) {
+  records[kind].push({ scenario: SCENARIO, database: DATABASE, ...entry });
+  if (process.env.BENCH_PART) writeFileSync(process.env.BENCH_PART, JSON.stringify(records));
+}
 
 /** Every process a scenario starts is ended with the benchmark, whatever happens to the scenario. */
 const children = new Set();
@@ -40,11 +60,59 @@ export function freePort() {
   });
 }
 
+/** Conduit processes running now, so that compare() can record their resident memory. */
+const conduits = new Set();
+
+/** Resident memory (VmRSS) and its peak (VmHWM) of a process, in kB, from /proc/<pid>/status. */
+export function residentMemory(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
+    return { rssKb: kb("VmRSS"), hwmKb: kb("VmHWM") };
+  } catch {
+    return undefined; // not Linux, or the process is gone
+  }
+}
+
+export const mb = (kb) => (kb === undefined ? "?" : `${(kb / 1024).toFixed(0)} MB`);
+
 /**
- * Spawns the built server (dist/main.js) with SQLite in a temp data dir; with `tls` ({cert, key} PEM
- * paths) it listens for HTTPS too, at `httpsUrl`.
+ * A new, empty PostgreSQL database on BENCH_DATABASE_URL's server for one Conduit (as the tests do, see
+ * test/support/postgres.ts): Conduit migrates it at start, and no run sees another one's rows.
+ */
+async function freshPostgresDatabase() {
+  const name = `conduit_bench_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.href,
+    async drop() {
+      const client = new pg.Client({ connectionString: POSTGRES_URL });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/**
+ * Spawns the built server (dist/main.js) in a temp data dir, on SQLite (conduit.sqlite there) or, when this
+ * scenario runs on PostgreSQL, on a fresh database of its own; with `tls` ({cert, key} PEM paths) it listens
+ * for HTTPS too, at `httpsUrl`. Answers its `pid`, `database` ({kind, file} or {kind, url}) and `memory()`.
+ * stop() records and prints its resident memory first.
  */
 export async function startConduit({ env = {}, tls } = {}) {
+  const postgres = DATABASE === "postgres" ? await freshPostgresDatabase() : undefined;
   const port = await freePort();
   const httpsPort = tls ? await freePort() : undefined;
   const dataDir = mkdtempSync(join(tmpdir(), "conduit-bench-"));
@@ -64,7 +132,7 @@ export async function startConduit({ env = {}, tls } = {}) {
         CONDUIT_LOG_STDOUT: "false",
         CONDUIT_LOG_LEVEL: "warn",
         CONDUIT_PACKAGES_DIR: join(dataDir, "packages"),
-        DATABASE_URL: "",
+        DATABASE_URL: postgres?.url ?? "",
         ...tlsEnv,
         ...env,
       },
@@ -79,20 +147,40 @@ export async function startConduit({ env = {}, tls } = {}) {
     } catch {
       // not listening yet
     }
-    if (i > 200 || child.exitCode !== null) throw new Error("Conduit did not start");
+    if (i > 200 || child.exitCode !== null) {
+      child.kill("SIGKILL");
+      await postgres?.drop();
+      throw new Error("Conduit did not start");
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return {
+  const conduit = {
     url,
     httpsUrl: tls ? `https://127.0.0.1:${httpsPort}` : undefined,
     dataDir,
+    pid: child.pid,
+    database: postgres
+      ? { kind: "postgres", url: postgres.url }
+      : { kind: "sqlite", file: join(dataDir, "conduit.sqlite") },
     adminAuth: basic("Administrator", ADMIN_PASSWORD),
+    memory: () => residentMemory(child.pid),
     async stop() {
+      const memory = residentMemory(child.pid);
+      if (memory) {
+        console.log(
+          `  Conduit resident memory after ${SCENARIO || "the scenario"} (${DATABASE}): ${mb(memory.rssKb)} (peak ${mb(memory.hwmKb)})`,
+        );
+        record("memory", memory);
+      }
+      conduits.delete(conduit);
       child.kill("SIGTERM");
       await exited;
       rmSync(dataDir, { recursive: true, force: true });
+      await postgres?.drop();
     },
   };
+  conduits.add(conduit);
+  return conduit;
 }
 
 /**
@@ -122,23 +210,51 @@ export async function startBare(body, { tls } = {}) {
   };
 }
 
-/** Measures one endpoint: requests per second (mean), p99 latency in ms, errors and non-2xx answers. */
+/**
+ * Measures one endpoint: requests per second (mean), p99 and max latency in ms, errors and non-2xx answers.
+ * `requests` (autocannon's: a `setupRequest` there builds each request anew, e.g. with a token of its own)
+ * is passed through. `during()`, when given, is started once the measured run has begun (after the warm-up),
+ * and the run goes on until it has settled and for at least one more second (and `duration` in all), so
+ * that requests it held up are answered, and counted, inside the run.
+ */
 export async function measure({
   url,
   method = "GET",
   headers = {},
   body,
+  requests,
   duration = DURATION,
   connections = CONNECTIONS,
+  during,
 }) {
+  const options = { url, method, headers, body, connections, ...(requests ? { requests } : {}) };
   // A short warm-up so JIT and caches settle before the measured run.
-  await autocannon({ url, method, headers, body, duration: 1, connections });
-  const result = await autocannon({ url, method, headers, body, duration, connections });
+  await autocannon({ ...options, duration: 1 });
+  let result;
+  let extra;
+  if (during) {
+    const started = Date.now();
+    let instance;
+    const finished = new Promise((resolve, reject) => {
+      instance = autocannon({ ...options, duration: duration + 600 }, (error, r) =>
+        error ? reject(error) : resolve(r),
+      );
+    });
+    extra = await during();
+    await new Promise((r) => setTimeout(r, Math.max(1000, started + duration * 1000 - Date.now())));
+    instance.stop();
+    result = await finished;
+  } else {
+    result = await autocannon({ ...options, duration });
+  }
   return {
     rps: result.requests.average,
     p99: result.latency.p99,
+    max: result.latency.max,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+    duration: result.duration,
+    ...(extra === undefined ? {} : { during: extra }),
   };
 }
 
@@ -160,9 +276,11 @@ export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /**
  * Measures subject and reference alternately for ROUNDS rounds and compares the best rate of each: on a
  * shared, noisy machine the best round is the one least disturbed by other work, for either side. Prints
- * the per-round ratios too, so the spread is visible. Returns the ratio of the bests.
+ * the per-round ratios too, so the spread is visible. Records every round, the bests, the ratio, the goal
+ * (`goal`: the least ratio issue 10 asks for, with `label`, a short name for tables) and the resident
+ * memory of the Conduit process after the rounds. Returns the ratio of the bests.
  */
-export async function compare(name, subject, reference) {
+export async function compare(name, subject, reference, { goal, label } = {}) {
   const subjects = [];
   const references = [];
   for (let round = 0; round < ROUNDS; round++) {
@@ -170,9 +288,22 @@ export async function compare(name, subject, reference) {
     subjects.push(await measure(subject));
   }
   const best = (results) => results.reduce((a, b) => (b.rps > a.rps ? b : a));
-  const perRound = subjects.map((s, i) => (s.rps / references[i].rps).toFixed(2)).join(", ");
+  const perRound = subjects.map((s, i) => s.rps / references[i].rps);
   const r = ratio(name, best(subjects), best(references));
-  console.log(`  (best of ${ROUNDS} rounds each; per-round ratios: ${perRound})`);
+  console.log(
+    `  (best of ${ROUNDS} rounds each; per-round ratios: ${perRound.map((x) => x.toFixed(2)).join(", ")})`,
+  );
+  const memory = [...conduits].map((c) => c.memory()).find(Boolean);
+  record("comparisons", {
+    name,
+    ...(label ? { label } : {}),
+    ...(goal ? { goal } : {}),
+    subject: { rounds: subjects, best: best(subjects) },
+    reference: { rounds: references, best: best(references) },
+    ratio: r,
+    perRoundRatios: perRound,
+    ...(memory ? { conduitMemory: memory } : {}),
+  });
   return r;
 }
 

@@ -1,5 +1,5 @@
 // The authorization server: client_credentials issuance and RFC 7662 introspection on Conduit (tokens stored
-// durably in SQLite) vs node-oidc-provider with its in-memory store, side by side in this run; then
+// durably in SQLite or PostgreSQL) vs node-oidc-provider with its in-memory store, side by side in this run; then
 // /invoke/pub.math/randomDouble with one of Conduit's own bearer tokens vs a bare node:http server.
 
 const APP = { id: "bench-app", secret: "bench-app-secret-0123456789abcdef" };
@@ -73,7 +73,7 @@ export default async function run(lib) {
     const ours = await setUpConduit(conduit);
     const issue = "grant_type=client_credentials&scope=invoke";
 
-    // Issuance: each request inserts a token row (SQLite, WAL) on Conduit; an in-memory entry on oidc-provider.
+    // Issuance: each request inserts a token row (SQLite in WAL mode, or PostgreSQL) on Conduit; an in-memory entry on oidc-provider.
     await lib.compare(
       "oauth client_credentials issuance: Conduit vs node-oidc-provider (in-memory)",
       {
@@ -88,6 +88,7 @@ export default async function run(lib) {
         headers: { ...FORM, authorization: lib.basic(APP.id, APP.secret) },
         body: issue,
       },
+      { label: "client_credentials issuance", goal: 2.5 },
     );
 
     // JWT access tokens (RFC 9068, ES256) for one RFC 8707 resource: Conduit signs and stores the jti's row
@@ -119,6 +120,7 @@ export default async function run(lib) {
         headers: { ...FORM, authorization: lib.basic(APP.id, APP.secret) },
         body: jwtIssue,
       },
+      { label: "client_credentials issuance, JWT" },
     );
 
     // Introspection of one active token, by a resource server authenticating with client_secret_basic.
@@ -144,6 +146,7 @@ export default async function run(lib) {
         headers: { ...FORM, authorization: lib.basic(RS.id, RS.secret) },
         body: `token=${theirs.access_token}`,
       },
+      { label: "introspection", goal: 3.5 },
     );
 
     // /invoke with a bearer token of this server: a lookup by digest per request (revocation is immediate).
@@ -154,6 +157,7 @@ export default async function run(lib) {
         headers: { authorization: `Bearer ${mine.access_token}` },
       },
       { url: `${bare.url}/invoke/pub.math/randomDouble` },
+      { label: "invoke, local bearer token", goal: 0.7 },
     );
   } finally {
     await conduit.stop();

@@ -235,15 +235,78 @@ export class KyselyTokenRepository implements TokenRepository {
     return Number(result.numUpdatedRows) > 0;
   }
 
+  /**
+   * In chunks of SWEEP_CHUNK rows by the expiry index, yielding to other work between chunks: one DELETE of
+   * 10^5 rows would hold SQLite's write lock, and on SQLite the event loop itself (the driver is
+   * synchronous), for as long as it runs. Then the grant rows of families with no token and no code left.
+   */
   async deleteExpired(now: number): Promise<number> {
-    const result = await this.db
-      .deleteFrom("oauth_tokens")
-      .where("expires_at", "is not", null)
-      .where("expires_at", "<=", now)
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+    let total = 0;
+    for (;;) {
+      const result = await this.db
+        .deleteFrom("oauth_tokens")
+        .where("id", "in", (eb) =>
+          eb
+            .selectFrom("oauth_tokens")
+            .select("id")
+            .where("expires_at", "is not", null)
+            .where("expires_at", "<=", now)
+            .limit(SWEEP_CHUNK),
+        )
+        .executeTakeFirst();
+      const deleted = Number(result.numDeletedRows);
+      total += deleted;
+      if (deleted < SWEEP_CHUNK) break;
+      await yieldToRequests();
+    }
+    await this.deleteOrphanGrants();
+    return total;
+  }
+
+  /**
+   * A grant row only matters while a token or a code of its family can still be presented: once all are
+   * gone (expired and swept), so is the row. A family whose last rows are being written now keeps its row:
+   * tokens are only ever written for a grant of a live token or code, or for a new family (no row at all).
+   */
+  private async deleteOrphanGrants(): Promise<void> {
+    for (;;) {
+      const result = await this.db
+        .deleteFrom("oauth_grants")
+        .where("grant_id", "in", (eb) =>
+          eb
+            .selectFrom("oauth_grants as g")
+            .select("g.grant_id")
+            .where(({ not, exists, selectFrom }) =>
+              not(
+                exists(
+                  selectFrom("oauth_tokens as t")
+                    .select("t.id")
+                    .whereRef("t.grant_id", "=", "g.grant_id"),
+                ),
+              ),
+            )
+            .where(({ not, exists, selectFrom }) =>
+              not(
+                exists(
+                  selectFrom("oauth_codes as c")
+                    .select("c.digest")
+                    .whereRef("c.grant_id", "=", "g.grant_id"),
+                ),
+              ),
+            )
+            .limit(SWEEP_CHUNK),
+        )
+        .executeTakeFirst();
+      if (Number(result.numDeletedRows) < SWEEP_CHUNK) return;
+      await yieldToRequests();
+    }
   }
 }
+
+/** Rows deleted per statement by the sweep (see `deleteExpired`). */
+const SWEEP_CHUNK = 1000;
+
+const yieldToRequests = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const splitScopes = (text: string): string[] => (text === "" ? [] : text.split(" "));
 

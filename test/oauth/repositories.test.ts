@@ -6,7 +6,7 @@ import { KyselyClientRepository, type ClientRecord } from "../../src/oauth/clien
 import { KyselyCodeRepository, type CodeRecord } from "../../src/oauth/codes.js";
 import { KyselyInitialAccessTokenRepository } from "../../src/oauth/initial-access-tokens.js";
 import { KyselyScopeRepository } from "../../src/oauth/scopes.js";
-import { KyselyTokenRepository, type TokenRecord } from "../../src/oauth/tokens.js";
+import { GrantRevokedError, KyselyTokenRepository, type TokenRecord } from "../../src/oauth/tokens.js";
 import { openPostgres, openSqlite, type Storage } from "../../src/storage/database.js";
 import { migrateToLatest } from "../../src/storage/migrate.js";
 import { freshPostgresDatabase } from "../support/postgres.js";
@@ -130,6 +130,28 @@ describe.each(DATABASES)("OAuth repositories (%s)", (database) => {
     expect((await repo.get("t1"))?.revokedAt).toBe(2_000);
     expect(await repo.revoke("t2", 2_000)).toBe(true);
     expect(await repo.revoke("t2", 2_000)).toBe(false);
+  });
+
+  it("stores rows of a new family without the grant lock, and still refuses a revoked family beside them", async () => {
+    const repo = new KyselyTokenRepository(storage.db);
+    // The shortcut (no grant row, no transaction) when every row is of a freshly minted family.
+    await repo.insert([token("n1", { grantId: "gn1", newGrant: true, digest: "digest-n1" })]);
+    const stored = await repo.findByDigest("digest-n1");
+    expect(stored?.revokedAt).toBeUndefined();
+    expect(stored).not.toHaveProperty("newGrant");
+    // Such a family is revoked like any other, and its token then reads revoked.
+    expect(await repo.revokeGrant("gn1", 2_500)).toBe(1);
+    expect((await repo.findByDigest("digest-n1"))?.revokedAt).toBe(2_500);
+    // Fails closed: a row of an existing, revoked family is refused even in a batch with new-family rows,
+    // and the whole batch is stored or nothing is.
+    await expect(
+      repo.insert([
+        token("n2", { grantId: "gn2", newGrant: true, digest: "digest-n2" }),
+        token("n3", { grantId: "gn1", digest: "digest-n3" }),
+      ]),
+    ).rejects.toThrow(GrantRevokedError);
+    expect(await repo.findByDigest("digest-n2")).toBeUndefined();
+    expect(await repo.findByDigest("digest-n3")).toBeUndefined();
   });
 
   it("rotates a refresh token for exactly one of many concurrent callers", async () => {
