@@ -1,5 +1,5 @@
 import type { Config } from "./config/index.js";
-import { loadServerKey } from "./config/keys.js";
+import { loadServerKeys, type ServerKeys } from "./config/keys.js";
 import { SecurityAdmin } from "./admin/security-admin.js";
 import { ServicesAdmin } from "./admin/services-admin.js";
 import { bootstrap } from "./admin/bootstrap.js";
@@ -24,7 +24,7 @@ import { installExternalServers } from "./resource/external/module.js";
 import { ChangeFeed } from "./storage/change-feed.js";
 import { openPostgres, openStorage, type Storage } from "./storage/database.js";
 import { migrateToLatest } from "./storage/migrate.js";
-import { checkServerKey } from "./storage/key-check.js";
+import { checkServerKey, KeyRotationProbe } from "./storage/key-check.js";
 import { KyselyAclRepository } from "./storage/repositories/acls.js";
 import { KyselyGroupRepository } from "./storage/repositories/groups.js";
 import { KyselySettingsRepository } from "./storage/repositories/settings.js";
@@ -50,6 +50,10 @@ export interface Conduit {
   storage: Storage;
   /** The server key (secrets at rest, keyed digests). */
   key: Buffer;
+  /** The server key and, during a rotation, the previous one (CONDUIT_SECRET_KEY_PREVIOUS). */
+  keys: ServerKeys;
+  /** Whether `conduit key rotate` has run, so digests under the previous key are re-digested on use. */
+  keyRotation: KeyRotationProbe;
   secretBox: SecretBox;
   changes: ChangeFeed;
   repos: {
@@ -107,12 +111,13 @@ export async function createConduit(config: Config, options: CreateOptions = {})
       stdout: config.logToStdout,
       rotation: config.logRotation,
     });
-  const key = loadServerKey(config);
+  const keys = loadServerKeys(config);
+  const key = keys.current.key;
   const storage = openStorage(config);
   const closers: (() => Promise<void> | void)[] = [() => storage.close()];
   try {
     await migrate(config, storage);
-    await checkServerKey(storage.db, key, clock.now());
+    await checkServerKey(storage.db, keys, clock.now());
   } catch (error) {
     await storage.close();
     throw error;
@@ -165,10 +170,19 @@ export async function createConduit(config: Config, options: CreateOptions = {})
     ),
   );
   // After Basic and Bearer: a request without a Cookie header costs the session one property check.
-  const sessions = new ConsoleSessions(storage.db, key, directory, changes, clock, log, {
-    idleMs: config.consoleIdleMinutes * 60_000,
-    lifetimeMs: config.consoleSessionHours * 3_600_000,
-  });
+  const sessions = new ConsoleSessions(
+    storage.db,
+    key,
+    directory,
+    changes,
+    clock,
+    log,
+    {
+      idleMs: config.consoleIdleMinutes * 60_000,
+      lifetimeMs: config.consoleSessionHours * 3_600_000,
+    },
+    keys.previous?.key,
+  );
   auth.add(new SessionAuthenticator(sessions, [new URL(config.publicUrl).origin]));
   closers.push(sessions.startSweep());
 
@@ -189,7 +203,9 @@ export async function createConduit(config: Config, options: CreateOptions = {})
     clock,
     storage,
     key,
-    secretBox: new SecretBox(key),
+    keys,
+    keyRotation: new KeyRotationProbe(storage.db, keys, clock),
+    secretBox: new SecretBox(keys.current, ...(keys.previous ? [keys.previous] : [])),
     changes,
     repos,
     directory,

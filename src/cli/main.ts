@@ -3,6 +3,8 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config/index.js";
 import { backupSqlite } from "./backup.js";
+import { finishRotation, rotateKey } from "./key-rotate.js";
+import { generateServerKey } from "../config/keys.js";
 import { writeDevCertificate } from "./dev-certificate.js";
 
 const HELP = `conduit: the Conduit integration server
@@ -18,6 +20,11 @@ Usage:
                                              key next to it, <file>.secret.key); PostgreSQL: pg_dump
   conduit cert dev [--force]                 write a self-signed development certificate for localhost
                                              into <data dir>/tls and print the variables that serve HTTPS
+  conduit key generate                       print a fresh 32-byte server key (base64)
+  conduit key rotate [--finish [--force]]    with CONDUIT_SECRET_KEY=new and CONDUIT_SECRET_KEY_PREVIOUS=old
+                                             (and the server's database settings): re-seal every secret
+                                             under the new key; --finish retires the old key once no
+                                             client secret needs it (--force: those clients need new ones)
   conduit --help | conduit <command> --help
 
 Options for the commands that talk to a running server:
@@ -65,6 +72,8 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
         return await cert(rest, io);
       case "backup":
         return await backup(rest, io);
+      case "key":
+        return await key(rest, io);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
@@ -282,4 +291,26 @@ async function backup(args: string[], io: Io): Promise<number> {
     ].join("\n"),
   );
   return 0;
+}
+
+async function key(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { finish: { type: "boolean" }, force: { type: "boolean" }, help: { type: "boolean" } },
+    allowPositionals: true,
+  });
+  if (values.help) return help(io);
+  const [sub, ...extra] = positionals;
+  if (extra.length > 0 || (sub !== "generate" && sub !== "rotate"))
+    throw new UsageError(`unknown key command "${positionals.join(" ")}" (generate, rotate)`);
+  if (sub === "generate") {
+    if (values.finish || values.force) throw new UsageError("key generate takes no options");
+    io.out(`${generateServerKey()}\n`);
+    return 0;
+  }
+  if (values.force && !values.finish) throw new UsageError("--force goes with --finish");
+  const config = loadConfig(io.env);
+  return values.finish
+    ? await finishRotation(config, io, { force: values.force === true })
+    : await rotateKey(config, io);
 }

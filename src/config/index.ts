@@ -26,6 +26,13 @@ export interface Config {
   shutdownTimeoutSeconds: number;
   /** 32-byte key for secrets at rest, base64 or hex; when unset a key file in the data dir is used. */
   secretKey: string | undefined;
+  /** CONDUIT_SECRET_KEY_PREVIOUS: the key being rotated out (opens and verifies only; see `conduit key rotate`). */
+  previousSecretKey: string | undefined;
+  /**
+   * Entries of the in-memory cache of this server's access tokens read by digest (SQLite only: see
+   * src/oauth/server.ts); 0 turns it off. Each entry is a token row, about 1 kB.
+   */
+  tokenCacheSize: number;
   /** Admin console: minutes without a request after which a session ends. */
   consoleIdleMinutes: number;
   /** Admin console: hours after sign-in after which a session ends, however active. */
@@ -177,7 +184,9 @@ export function loadConfig(env: Env = process.env): Config {
     metrics: metricsConfig(env),
     logRotation: { maxSize: logSize(env), maxFiles: integer(env, "CONDUIT_LOG_FILES", 14, 1, 1000) },
     secretKey: env.CONDUIT_SECRET_KEY || undefined,
+    previousSecretKey: env.CONDUIT_SECRET_KEY_PREVIOUS || undefined,
     shutdownTimeoutSeconds: integer(env, "CONDUIT_SHUTDOWN_TIMEOUT", 30, 1, 3600),
+    tokenCacheSize: integer(env, "CONDUIT_TOKEN_CACHE_SIZE", 100_000, 0, 10_000_000),
     consoleIdleMinutes: integer(env, "CONDUIT_CONSOLE_IDLE_MINUTES", 30, 1, 24 * 60),
     consoleSessionHours: integer(env, "CONDUIT_CONSOLE_SESSION_HOURS", 8, 1, 30 * 24),
     tls,

@@ -2,8 +2,8 @@ import { LRUCache } from "lru-cache";
 import type { PeerCertificate } from "../kernel/certificates.js";
 import { hmac, safeEqual } from "../kernel/crypto.js";
 import { REALM } from "../security/basic.js";
-import type { ClientRecord } from "./clients.js";
-import type { OAuthServer } from "./context.js";
+import type { ClientRecord, DigestField } from "./clients.js";
+import type { DerivedKeys, OAuthServer } from "./context.js";
 import { invalidClient, invalidRequest } from "./errors.js";
 import { isTlsAuthMethod, selfSignedMatches, tlsClientAuthMatches, type TlsAuthMethod } from "./mtls.js";
 import { param } from "./params.js";
@@ -20,9 +20,18 @@ export interface AuthenticatedClient {
 
 const BASIC_CHALLENGE = `Basic realm="${REALM}"`;
 
-/** The keyed digest a client secret is stored as. */
+/**
+ * The keyed digest a client secret is stored as, marked with the id of the server key it is under
+ * (`<kid>:<digest>`), so a key rotation can verify it with the right key and tell which are left.
+ * Digests written before key ids have no mark (src/cli/key-rotate.ts).
+ */
 export function secretDigest(server: Pick<OAuthServer, "keys">, secret: string): string {
-  return hmac(server.keys.clientSecret, secret);
+  return `${server.keys.kid}:${hmac(server.keys.clientSecret, secret)}`;
+}
+
+/** The keyed digest an RFC 7592 registration access token is stored as, marked like a secret's. */
+export function registrationTokenDigest(server: Pick<OAuthServer, "keys">, token: string): string {
+  return `${server.keys.kid}:${hmac(server.keys.registrationToken, token)}`;
 }
 
 /** RFC 6749 Appendix B: the client id and secret in Basic are form-encoded before base64. */
@@ -142,8 +151,11 @@ export async function authenticateClient(
     return { client, method };
   }
   digest ??= secret === undefined ? undefined : secretDigest(server, secret);
-  if (digest === undefined || !digestMatches(server, client, digest))
-    throw invalidClient("client authentication failed", challenge);
+  // A remembered connection kept only the digest: a digest under the previous key needs the secret again.
+  const secretOf = () => secret ?? (header ? parseBasic(header)?.secret : undefined);
+  const match = digest === undefined ? undefined : digestMatches(server, client, digest, secretOf);
+  if (!match) throw invalidClient("client authentication failed", challenge);
+  if (match.underPrevious) await redigest(server, client.clientId, match, secretOf()!);
   return { client, method };
 }
 
@@ -189,15 +201,96 @@ const presented = new WeakMap<object, { header: string; id: string; digest: stri
 
 /** Constant-time check against the current secret and, inside its overlap window, the previous one. */
 export function secretMatches(server: OAuthServer, client: ClientRecord, secret: string): boolean {
-  return digestMatches(server, client, secretDigest(server, secret));
+  return digestMatches(server, client, secretDigest(server, secret), () => secret) !== undefined;
 }
 
-function digestMatches(server: OAuthServer, client: ClientRecord, digest: string): boolean {
-  const current = client.secretDigest !== undefined && safeEqual(digest, client.secretDigest);
-  const previous =
-    client.previousSecretDigest !== undefined &&
-    client.previousSecretExpiresAt !== undefined &&
-    client.previousSecretExpiresAt > server.clock.now() &&
-    safeEqual(digest, client.previousSecretDigest);
-  return current || previous;
+/** RFC 7592 §3: the registration access token of a client (re-digested if under the previous key). */
+export async function registrationTokenMatches(
+  server: OAuthServer,
+  client: ClientRecord,
+  token: string,
+): Promise<boolean> {
+  const stored = client.registrationTokenDigest;
+  if (stored === undefined) return false;
+  const digest = registrationTokenDigest(server, token);
+  const under = compareDigest(server.keys, "registrationToken", stored, digest, () => token);
+  if (under === "previous")
+    await redigest(server, client.clientId, { field: "registration_token_digest", stored }, token);
+  return under !== false;
+}
+
+interface DigestMatch {
+  field: DigestField;
+  stored: string;
+  /** Under the previous server key (a rotation is in progress): re-digest it under the current one. */
+  underPrevious?: boolean;
+}
+
+function digestMatches(
+  server: OAuthServer,
+  client: ClientRecord,
+  digest: string,
+  secretOf: () => string | undefined,
+): DigestMatch | undefined {
+  const candidates: [DigestField, string | undefined][] = [["secret_digest", client.secretDigest]];
+  if (client.previousSecretExpiresAt !== undefined && client.previousSecretExpiresAt > server.clock.now())
+    candidates.push(["previous_secret_digest", client.previousSecretDigest]);
+  for (const [field, stored] of candidates) {
+    if (stored === undefined) continue;
+    const under = compareDigest(server.keys, "clientSecret", stored, digest, secretOf);
+    if (under) return { field, stored, underPrevious: under === "previous" };
+  }
+  return undefined;
+}
+
+/**
+ * Whether a presented value matches a stored digest, and under which key. `digest` is the value's digest
+ * under the current key, which is all the usual case needs; a digest under the previous key
+ * (CONDUIT_SECRET_KEY_PREVIOUS) is computed from the value only then. An unmarked digest (written before
+ * key ids) is under the previous key during a rotation, else under the current one.
+ */
+function compareDigest(
+  keys: DerivedKeys,
+  purpose: "clientSecret" | "registrationToken",
+  stored: string,
+  digest: string,
+  valueOf: () => string | undefined,
+): "current" | "previous" | false {
+  const colon = stored.indexOf(":");
+  const kid = colon < 0 ? undefined : stored.slice(0, colon);
+  if (kid === keys.kid) return safeEqual(digest, stored) ? "current" : false;
+  const bare = digest.slice(keys.kid.length + 1);
+  if (kid === undefined && safeEqual(bare, stored)) return "current";
+  const previous = keys.previous;
+  if (!previous || (kid !== undefined && kid !== previous.kid)) return false;
+  const value = valueOf();
+  if (value === undefined) return false;
+  const raw = hmac(previous[purpose], value);
+  return safeEqual(kid === undefined ? raw : `${kid}:${raw}`, stored) ? "previous" : false;
+}
+
+/**
+ * Lazy re-keying during a server key rotation: a secret or token that just proved itself under the
+ * previous key is stored again as its digest under the current key (only once `conduit key rotate` has
+ * run, so nodes still on the old key alone keep verifying it). Never fails the request it rides on.
+ */
+async function redigest(server: OAuthServer, clientId: string, match: DigestMatch, value: string) {
+  try {
+    if (!(await server.keys.redigest())) return;
+    const to =
+      match.field === "registration_token_digest"
+        ? registrationTokenDigest(server, value)
+        : secretDigest(server, value);
+    if (!(await server.clientRepository.replaceDigest(clientId, match.field, match.stored, to))) return;
+    server.changes.publish({ kind: "client", key: clientId });
+    server.log.info(
+      { event: "oauth_client_redigested", clientId, field: match.field, kid: server.keys.kid },
+      "client digest moved to the current server key",
+    );
+  } catch (error) {
+    server.log.warn(
+      { event: "oauth_client_redigest_failed", clientId, err: (error as Error).message },
+      "could not re-digest under the current server key; it is tried again on next use",
+    );
+  }
 }

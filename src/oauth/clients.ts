@@ -53,7 +53,15 @@ export interface ClientRepository {
   update(client: ClientRecord): Promise<boolean>;
   delete(clientId: string): Promise<boolean>;
   nameTaken(clientName: string, version: string, exceptClientId?: string): Promise<boolean>;
+  /**
+   * Server key rotation: replaces one stored digest with its re-digest under the current key, only if it
+   * is still `from` (a secret changed meanwhile wins); false when it was not.
+   */
+  replaceDigest(clientId: string, field: DigestField, from: string, to: string): Promise<boolean>;
 }
+
+/** The stored digests of a client (each marked with the key it is under, see src/oauth/client-auth.ts). */
+export type DigestField = "secret_digest" | "previous_secret_digest" | "registration_token_digest";
 
 export class KyselyClientRepository implements ClientRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -118,6 +126,16 @@ export class KyselyClientRepository implements ClientRepository {
         .executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
     });
+  }
+
+  async replaceDigest(clientId: string, field: DigestField, from: string, to: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable("oauth_clients")
+      .set({ [field]: to })
+      .where("client_id", "=", clientId)
+      .where(field, "=", from)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   async nameTaken(clientName: string, version: string, exceptClientId?: string): Promise<boolean> {

@@ -1,3 +1,4 @@
+import type { ServerKey, ServerKeys } from "../config/keys.js";
 import type { Clock } from "../kernel/clock.js";
 import { hmac } from "../kernel/crypto.js";
 import type { Logger } from "../kernel/logger.js";
@@ -13,20 +14,47 @@ import type { OAuthSettingsStore } from "./settings.js";
 import type { SigningKeys } from "./signing-keys.js";
 import type { TokenRepository } from "./tokens.js";
 
-/** Keys derived from the server key, one per purpose, so a digest of one kind never verifies as another. */
-export interface DerivedKeys {
+/** Keys derived from one server key, one per purpose, so a digest of one kind never verifies as another. */
+export interface DerivedKeySet {
+  /** The server key's id (src/config/keys.ts): stored digests are marked `<kid>:<digest>`. */
+  kid: string;
   clientSecret: string;
   registrationToken: string;
   ticket: string;
   csrf: string;
 }
 
-export function deriveKeys(serverKey: Buffer): DerivedKeys {
+/**
+ * The current key's derived keys (everything new is digested and signed with them) and, during a key
+ * rotation, the previous key's (still verifies digests, tickets and CSRF tokens made under it).
+ */
+export interface DerivedKeys extends DerivedKeySet {
+  previous?: DerivedKeySet;
+  /**
+   * Whether digests verified under the previous key are re-digested under the current one: once
+   * `conduit key rotate` has run (src/storage/key-check.ts KeyRotationProbe).
+   */
+  redigest(): Promise<boolean>;
+}
+
+function deriveSet(key: ServerKey): DerivedKeySet {
   return {
-    clientSecret: hmac(serverKey, "conduit oauth: client secret digests"),
-    registrationToken: hmac(serverKey, "conduit oauth: registration access token digests"),
-    ticket: hmac(serverKey, "conduit oauth: authorization tickets"),
-    csrf: hmac(serverKey, "conduit oauth: csrf tokens"),
+    kid: key.kid,
+    clientSecret: hmac(key.key, "conduit oauth: client secret digests"),
+    registrationToken: hmac(key.key, "conduit oauth: registration access token digests"),
+    ticket: hmac(key.key, "conduit oauth: authorization tickets"),
+    csrf: hmac(key.key, "conduit oauth: csrf tokens"),
+  };
+}
+
+export function deriveKeys(
+  keys: ServerKeys,
+  redigest: () => Promise<boolean> = async () => false,
+): DerivedKeys {
+  return {
+    ...deriveSet(keys.current),
+    ...(keys.previous ? { previous: deriveSet(keys.previous) } : {}),
+    redigest,
   };
 }
 

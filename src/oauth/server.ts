@@ -34,7 +34,7 @@ export function createOAuthServer(conduit: Conduit): OAuthServer {
     log: conduit.log,
     clock: conduit.clock,
     changes: conduit.changes,
-    keys: deriveKeys(conduit.key),
+    keys: deriveKeys(conduit.keys, () => conduit.keyRotation.rotated()),
     settings: new OAuthSettingsStore(conduit.repos.settings, conduit.changes),
     scopeRepository,
     scopes: new CachedScopeCatalog(scopeRepository, conduit.changes),
@@ -43,7 +43,8 @@ export function createOAuthServer(conduit: Conduit): OAuthServer {
     // DEVIATION: the positive token cache is on for SQLite only, where every writer is this process; on
     // PostgreSQL other nodes' revocations arrive asynchronously, so each request reads the row.
     tokens: new TokenStore(new KyselyTokenRepository(db), conduit.changes, {
-      cacheMs: conduit.storage.dialect === "sqlite" ? 60_000 : 0,
+      cacheMs: conduit.storage.dialect === "sqlite" && conduit.config.tokenCacheSize > 0 ? 60_000 : 0,
+      cacheSize: conduit.config.tokenCacheSize,
     }),
     codes: new KyselyCodeRepository(db),
     decisions: new KyselyDecisionStore(db, TICKET_LIFETIME_MS),

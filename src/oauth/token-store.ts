@@ -12,6 +12,8 @@ export interface TokenStoreOptions {
    * rotation or client change drops the whole cache before the write's caller continues.
    */
   cacheMs: number;
+  /** Most access tokens remembered (CONDUIT_TOKEN_CACHE_SIZE); default 100,000. */
+  cacheSize?: number;
   /** Largest number of rows written by one grouped INSERT. */
   maxBatch?: number;
 }
@@ -35,7 +37,8 @@ export class TokenStore implements TokenRepository {
     private readonly changes: ChangeFeed,
     private readonly options: TokenStoreOptions,
   ) {
-    if (options.cacheMs > 0) this.cache = new LRUCache({ max: 100_000, ttl: options.cacheMs });
+    if (options.cacheMs > 0 && options.cacheSize !== 0)
+      this.cache = new LRUCache({ max: options.cacheSize ?? 100_000, ttl: options.cacheMs });
     changes.subscribe((change) => {
       if (change.kind === TOKEN_CHANGE || change.kind === "client") this.invalidate();
     });

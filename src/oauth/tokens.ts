@@ -238,12 +238,12 @@ export class KyselyTokenRepository implements TokenRepository {
   /**
    * In chunks of SWEEP_CHUNK rows by the expiry index, yielding to other work between chunks: one DELETE of
    * 10^5 rows would hold SQLite's write lock, and on SQLite the event loop itself (the driver is
-   * synchronous), for as long as it runs. Then the grant rows of families with no token and no code left.
+   * synchronous), for as long as it runs. The grant rows of the families a chunk emptied go with it.
    */
   async deleteExpired(now: number): Promise<number> {
     let total = 0;
     for (;;) {
-      const result = await this.db
+      const deleted = await this.db
         .deleteFrom("oauth_tokens")
         .where("id", "in", (eb) =>
           eb
@@ -253,58 +253,41 @@ export class KyselyTokenRepository implements TokenRepository {
             .where("expires_at", "<=", now)
             .limit(SWEEP_CHUNK),
         )
-        .executeTakeFirst();
-      const deleted = Number(result.numDeletedRows);
-      total += deleted;
-      if (deleted < SWEEP_CHUNK) break;
+        .returning("grant_id")
+        .execute();
+      total += deleted.length;
+      await this.deleteEmptiedGrants([...new Set(deleted.map((row) => row.grant_id))]);
+      if (deleted.length < SWEEP_CHUNK) break;
       await yieldToRequests();
     }
-    await this.deleteOrphanGrants();
     return total;
   }
 
   /**
    * A grant row only matters while a token or a code of its family can still be presented: once all are
-   * gone (expired and swept), so is the row. A family whose last rows are being written now keeps its row:
-   * tokens are only ever written for a grant of a live token or code, or for a new family (no row at all).
+   * gone (expired and swept), so is the row. Only the families whose rows were just deleted are looked at
+   * (by the grant index), never the whole table. Tokens are only ever written for the grant of a live
+   * token or code, or for a new family (which has no row), so a family found empty stays empty.
    */
-  private async deleteOrphanGrants(): Promise<void> {
-    for (;;) {
-      const result = await this.db
-        .deleteFrom("oauth_grants")
-        .where("grant_id", "in", (eb) =>
-          eb
-            .selectFrom("oauth_grants as g")
-            .select("g.grant_id")
-            .where(({ not, exists, selectFrom }) =>
-              not(
-                exists(
-                  selectFrom("oauth_tokens as t")
-                    .select("t.id")
-                    .whereRef("t.grant_id", "=", "g.grant_id"),
-                ),
-              ),
-            )
-            .where(({ not, exists, selectFrom }) =>
-              not(
-                exists(
-                  selectFrom("oauth_codes as c")
-                    .select("c.digest")
-                    .whereRef("c.grant_id", "=", "g.grant_id"),
-                ),
-              ),
-            )
-            .limit(SWEEP_CHUNK),
-        )
-        .executeTakeFirst();
-      if (Number(result.numDeletedRows) < SWEEP_CHUNK) return;
-      await yieldToRequests();
-    }
+  private async deleteEmptiedGrants(grantIds: string[]): Promise<void> {
+    if (grantIds.length === 0) return;
+    await this.db
+      .deleteFrom("oauth_grants as g")
+      .where("g.grant_id", "in", grantIds)
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom("oauth_tokens as t").select("t.id").whereRef("t.grant_id", "=", "g.grant_id"))),
+      )
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(selectFrom("oauth_codes as c").select("c.digest").whereRef("c.grant_id", "=", "g.grant_id")),
+        ),
+      )
+      .execute();
   }
 }
 
 /** Rows deleted per statement by the sweep (see `deleteExpired`). */
-const SWEEP_CHUNK = 1000;
+const SWEEP_CHUNK = 250;
 
 const yieldToRequests = () => new Promise<void>((resolve) => setImmediate(resolve));
 

@@ -75,6 +75,8 @@ export class ConsoleSessions {
   private readonly digestKey: string;
   private readonly csrfKey: string;
   private readonly credentialKey: string;
+  /** During a server key rotation: the previous key's derived keys, to adopt sessions opened under it. */
+  private readonly previous: { digestKey: string; csrfKey: string; credentialKey: string } | undefined;
   private readonly known = new LRUCache<string, Known>({ max: 10_000 });
 
   constructor(
@@ -85,12 +87,16 @@ export class ConsoleSessions {
     private readonly clock: Clock,
     private readonly log: Logger,
     options: SessionOptions,
+    previousKey?: Buffer,
   ) {
     this.idleMs = options.idleMs;
     this.lifetimeMs = options.lifetimeMs;
-    this.digestKey = hmac(serverKey, "conduit console: session digests");
-    this.csrfKey = hmac(serverKey, "conduit console: csrf tokens");
-    this.credentialKey = hmac(serverKey, "conduit console: session credentials");
+    ({
+      digestKey: this.digestKey,
+      csrfKey: this.csrfKey,
+      credentialKey: this.credentialKey,
+    } = sessionKeys(serverKey));
+    this.previous = previousKey ? sessionKeys(previousKey) : undefined;
     changes.subscribe((change) => {
       if (change.kind !== SESSION_CHANGE) return;
       if (change.key === undefined) this.known.clear();
@@ -105,7 +111,10 @@ export class ConsoleSessions {
 
   /** Whether a token is the CSRF token of a session (constant time). */
   csrfMatches(id: string, token: string | undefined): boolean {
-    return token !== undefined && safeEqual(token, this.csrfToken(id));
+    if (token === undefined) return false;
+    if (safeEqual(token, this.csrfToken(id))) return true;
+    // A console signed in on a node still on the previous server key keeps its token during a rotation.
+    return this.previous !== undefined && safeEqual(token, hmac(this.previous.csrfKey, id));
   }
 
   /** Opens a session for a user whose password has just been verified; answers its id (shown once). */
@@ -173,7 +182,7 @@ export class ConsoleSessions {
     let known = this.known.get(digest);
     if (!known || now - known.lastSeenAt >= this.idleMs) {
       // Not known here, or idle as far as this node knows: the database may know of activity elsewhere.
-      known = await this.load(digest, known);
+      known = (await this.load(digest, known)) ?? (await this.adopt(id, digest));
       if (!known) return undefined;
     }
     if (now >= known.expiresAt) return this.refuse(digest, known, "expired");
@@ -195,7 +204,9 @@ export class ConsoleSessions {
 
   /** Ends a session on every node; answers the username it belonged to, if it existed. */
   async end(id: string): Promise<string | undefined> {
-    return this.remove(this.digest(id));
+    const username = await this.remove(this.digest(id));
+    if (username !== undefined || !this.previous) return username;
+    return this.remove(hmac(this.previous.digestKey, id));
   }
 
   /** Deletes the sessions that are past their lifetime or idle; answers how many. */
@@ -265,6 +276,39 @@ export class ConsoleSessions {
     return known;
   }
 
+  /**
+   * Server key rotation: a session opened under the previous key (CONDUIT_SECRET_KEY_PREVIOUS) is moved
+   * to the current one on its first request here: its row is stored again under the current digest, with
+   * its credential re-keyed if it still matches the user's password hash (else the session is ended).
+   */
+  private async adopt(id: string, digest: string): Promise<Known | undefined> {
+    if (!this.previous) return undefined;
+    const old = hmac(this.previous.digestKey, id);
+    const row = await this.db
+      .selectFrom("console_sessions")
+      .selectAll()
+      .where("digest", "=", old)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const user = await this.directory.get(row.username);
+    if (!user || !safeEqual(hmac(this.previous.credentialKey, user.passwordHash), row.credential)) {
+      await this.remove(old);
+      return undefined;
+    }
+    const moved = await this.db
+      .updateTable("console_sessions")
+      .set({ digest, credential: this.credentialOf(user.passwordHash) })
+      .where("digest", "=", old)
+      .executeTakeFirst();
+    if (Number(moved.numUpdatedRows) === 0) return undefined;
+    this.changes.publish({ kind: SESSION_CHANGE, key: old });
+    this.log.info(
+      { event: "console_session_rekeyed", username: row.username },
+      "console session moved to the current server key",
+    );
+    return this.load(digest, undefined);
+  }
+
   /** Writes last_seen_at; false when the session no longer exists (ended on another node). */
   private async touch(digest: string, known: Known, now: number): Promise<boolean> {
     // Set first: requests in parallel do not all write.
@@ -298,6 +342,14 @@ export class ConsoleSessions {
     this.changes.publish({ kind: SESSION_CHANGE, key: digest });
     return rows[0]?.username;
   }
+}
+
+function sessionKeys(serverKey: Buffer) {
+  return {
+    digestKey: hmac(serverKey, "conduit console: session digests"),
+    csrfKey: hmac(serverKey, "conduit console: csrf tokens"),
+    credentialKey: hmac(serverKey, "conduit console: session credentials"),
+  };
 }
 
 /** The session id in a Cookie header (RFC 6265 §5.4), or undefined when there is none of our shape. */

@@ -95,7 +95,7 @@ describe.each(DATABASES)("global variables on %s", (database) => {
       .executeTakeFirstOrThrow();
     expect(row.secret).toBe(1);
     expect(row.value).not.toContain(SECRET);
-    expect(row.value.startsWith("v1.")).toBe(true);
+    expect(row.value.startsWith("v2.")).toBe(true);
   });
 
   it("substitutes them in flows and masks secret ones in traces and logs", async () => {

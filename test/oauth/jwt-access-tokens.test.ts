@@ -267,7 +267,7 @@ describe.each(DATABASES)("JWT access tokens (RFC 9068) on %s", (database) => {
       (r) => r.json() as Promise<{ keys: Json[] }>,
     );
     for (const row of rows) {
-      expect(row.private_key).toMatch(/^v1\./);
+      expect(row.private_key).toMatch(/^v2\./);
       expect(row.private_key).not.toContain('"d"');
       const opened = JSON.parse(server.conduit.secretBox.open(row.private_key)) as Json;
       expect(typeof opened.d).toBe("string");

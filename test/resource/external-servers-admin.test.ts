@@ -65,7 +65,7 @@ describe.each(DATABASES)("external authorization servers in the admin API (%s)",
       .where("name", "=", "Okta")
       .executeTakeFirstOrThrow();
     expect(row.client_secret).not.toContain(SECRET);
-    expect(row.client_secret).toMatch(/^v1\./);
+    expect(row.client_secret).toMatch(/^v2\./);
     expect(server.conduit.secretBox.open(row.client_secret)).toBe(SECRET);
     expect(JSON.stringify(row)).not.toContain(SECRET);
   });

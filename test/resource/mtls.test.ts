@@ -134,7 +134,7 @@ describe.each(DATABASES)("mutual TLS towards an external authorization server (%
       .selectAll()
       .where("name", "=", "Partner")
       .executeTakeFirstOrThrow();
-    expect(row.client_key).toMatch(/^v1\./);
+    expect(row.client_key).toMatch(/^v2\./);
     expect(JSON.stringify(row)).not.toContain("PRIVATE KEY");
     expect(JSON.stringify(row)).not.toContain(keyBody);
     expect(server.conduit.secretBox.open(row.client_key!)).toBe(client.key);

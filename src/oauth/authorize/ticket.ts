@@ -39,7 +39,13 @@ export function openTicket(
   const dot = text.lastIndexOf(".");
   if (dot <= 0 || nonce === undefined) return undefined;
   const payload = text.slice(0, dot);
-  if (!safeEqual(hmac(keys.ticket, payload), text.slice(dot + 1))) return undefined;
+  // During a server key rotation, a ticket signed by a node still on the previous key is good too.
+  const signature = text.slice(dot + 1);
+  if (
+    !safeEqual(hmac(keys.ticket, payload), signature) &&
+    !(keys.previous && safeEqual(hmac(keys.previous.ticket, payload), signature))
+  )
+    return undefined;
   let ticket: Ticket;
   try {
     ticket = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Ticket;
@@ -51,12 +57,16 @@ export function openTicket(
   return ticket;
 }
 
-export function csrfToken(keys: DerivedKeys, nonce: string): string {
+export function csrfToken(keys: Pick<DerivedKeys, "csrf">, nonce: string): string {
   return hmac(keys.csrf, nonce);
 }
 
 export function csrfValid(keys: DerivedKeys, nonce: string | undefined, token: string | undefined): boolean {
-  return nonce !== undefined && token !== undefined && safeEqual(csrfToken(keys, nonce), token);
+  if (nonce === undefined || token === undefined) return false;
+  return (
+    safeEqual(csrfToken(keys, nonce), token) ||
+    (keys.previous !== undefined && safeEqual(csrfToken(keys.previous, nonce), token))
+  );
 }
 
 /** The cookie nonce of the request, or a new one with the Set-Cookie header to send. */

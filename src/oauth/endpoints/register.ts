@@ -1,6 +1,11 @@
-import { hmac, randomToken, safeEqual, sha256 } from "../../kernel/crypto.js";
+import { randomToken, sha256 } from "../../kernel/crypto.js";
 import { REALM } from "../../security/basic.js";
-import { secretDigest, secretMatches } from "../client-auth.js";
+import {
+  registrationTokenDigest,
+  registrationTokenMatches,
+  secretDigest,
+  secretMatches,
+} from "../client-auth.js";
 import { clientProblem, newClientId, newClientSecret } from "../client-rules.js";
 import type { ClientRecord, GrantType } from "../clients.js";
 import type { OAuthServer } from "../context.js";
@@ -61,7 +66,7 @@ export async function registrationEndpoint(
     secretDigest: secret === undefined ? undefined : secretDigest(server, secret),
     previousSecretDigest: undefined,
     previousSecretExpiresAt: undefined,
-    registrationTokenDigest: hmac(server.keys.registrationToken, registrationToken),
+    registrationTokenDigest: registrationTokenDigest(server, registrationToken),
     createdAt: now,
     updatedAt: now,
   };
@@ -124,10 +129,7 @@ export async function registrationManagementEndpoint(
   const token = bearer(request, "the registration access token");
   const client = clientId.length <= 255 ? await server.clientRepository.get(clientId) : undefined;
   // §2.1: an unknown client and a wrong token look the same (401), so ids cannot be probed.
-  if (
-    !client?.registrationTokenDigest ||
-    !safeEqual(hmac(server.keys.registrationToken, token), client.registrationTokenDigest)
-  )
+  if (!client?.registrationTokenDigest || !(await registrationTokenMatches(server, client, token)))
     throw invalidToken("the registration access token is not valid");
   if (request.method === "GET") return json(view(server, client));
   if (request.method === "DELETE") {
