@@ -177,6 +177,34 @@ describe.each(DATABASES)("OAuth repositories (%s)", (database) => {
     expect(await repo.get("r1")).toBeDefined(); // never expires
   });
 
+  it("sweeps in chunks, and keeps a revoked family's grant row while any of its tokens is left", async () => {
+    const repo = new KyselyTokenRepository(storage.db);
+    const grantRow = (grantId: string) =>
+      storage.db.selectFrom("oauth_grants").selectAll().where("grant_id", "=", grantId).executeTakeFirst();
+    // More expired rows than one chunk of the sweep deletes (250), across many families.
+    const expired = Array.from({ length: 600 }, (_, i) =>
+      token(`x${i}`, { digest: `dx${i}`, expiresAt: 50, grantId: `gx${i % 7}` }),
+    );
+    await repo.insert(expired);
+    // A revoked family with one expired token and one still valid: its row must outlive the sweep, or the
+    // valid token would read as never revoked.
+    await repo.insert([
+      token("v1", { digest: "dv1", expiresAt: 50, grantId: "gv" }),
+      token("v2", { digest: "dv2", expiresAt: 1e13, grantId: "gv" }),
+    ]);
+    await repo.revokeGrant("gv", 60);
+    expect(await repo.deleteExpired(1_000)).toBeGreaterThanOrEqual(601);
+    expect(await repo.get("x0")).toBeUndefined();
+    expect(await repo.get("x599")).toBeUndefined();
+    expect(await grantRow("gx3")).toBeUndefined(); // emptied: its row went with its tokens
+    expect(await grantRow("gv")).toMatchObject({ revoked_at: 60 });
+    expect((await repo.findByDigest("dv2"))?.revokedAt).toBe(60);
+    // A refresh of that family is still refused (its row is what the lock reads).
+    await expect(repo.insert([token("v3", { digest: "dv3", grantId: "gv" })])).rejects.toThrow(
+      GrantRevokedError,
+    );
+  });
+
   it("consumes an authorization code exactly once, even concurrently", async () => {
     const repo = new KyselyCodeRepository(storage.db);
     const code: CodeRecord = {
