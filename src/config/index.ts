@@ -9,6 +9,8 @@ export interface Config {
   publicUrl: string;
   adminPassword: string | undefined;
   databaseUrl: string | undefined;
+  /** PostgreSQL: connections in this node's pool (CONDUIT_DB_POOL_SIZE). */
+  databasePoolSize: number;
   packagesDir: string;
   /** Largest request body accepted, in bytes; larger ones get 413. */
   bodyLimit: number;
@@ -177,6 +179,7 @@ export function loadConfig(env: Env = process.env): Config {
     ),
     adminPassword,
     databaseUrl: databaseUrl(env),
+    databasePoolSize: integer(env, "CONDUIT_DB_POOL_SIZE", 10, 1, 1000),
     packagesDir: resolve(env.CONDUIT_PACKAGES_DIR || "./packages"),
     bodyLimit: integer(env, "CONDUIT_BODY_LIMIT", 1024 * 1024, 1024, 1024 * 1024 * 1024),
     logLevel,

@@ -171,8 +171,12 @@ function preparedName(client: object, sql: string): string | undefined {
 const sha1 = (text: string) => hash("sha1", text, "base64url").slice(0, 20);
 
 /** SQLite file under the data dir unless DATABASE_URL names a PostgreSQL database. */
-export function openStorage(options: { databaseUrl: string | undefined; dataDir: string }): Storage {
+export function openStorage(options: {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  databasePoolSize?: number;
+}): Storage {
   return options.databaseUrl
-    ? openPostgres(options.databaseUrl)
+    ? openPostgres(options.databaseUrl, { max: options.databasePoolSize ?? POSTGRES_DEFAULTS.max })
     : openSqlite(join(options.dataDir, "conduit.sqlite"));
 }
