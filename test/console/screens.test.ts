@@ -209,6 +209,8 @@ describe("console screens (sqlite)", () => {
     // Editing the ACL: with testers no longer denied, alice may call addInts again.
     await go("/admin/security/acls");
     await page.getByRole("link", { name: "Edit ACL NoTesters" }).click();
+    // The page names where the ACL is assigned once its data has loaded: wait for it, then count.
+    await page.getByText("pub.math:addInts").first().waitFor();
     expect(await page.getByText("pub.math:addInts").count()).toBeGreaterThan(0);
     await page.getByRole("group", { name: "Denied groups" }).getByLabel("testers").uncheck();
     await page.getByRole("button", { name: "Save" }).click();
