@@ -11,7 +11,7 @@ import { sha256 } from "../../src/kernel/crypto.js";
 import { ManualClock } from "../../src/kernel/clock.js";
 import { SecretBox } from "../../src/kernel/secret-box.js";
 import { KEY_CHECK_SETTING } from "../../src/storage/key-check.js";
-import type { Json } from "../oauth/support.js";
+import { admin, form, type Json } from "../oauth/support.js";
 import { freshPostgresDatabase } from "../support/postgres.js";
 import { ADMIN_PASSWORD, basic, DATABASES, startServer, type TestServer } from "../support/server.js";
 import { startFakeIntrospection, type FakeIntrospection } from "../resource/support/fake-introspection.js";
@@ -21,36 +21,6 @@ const kidOf = (key: string) => keyId(Buffer.from(key, "base64"));
 const SECRET_VALUE = "global-secret-value-0123456789";
 const EXTERNAL_SECRET = "external-secret-0123456789";
 const ISSUER = { CONDUIT_PUBLIC_URL: "http://conduit.test" };
-
-async function admin(server: TestServer, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${server.url}/admin/api${path}`, {
-    method,
-    headers: {
-      authorization: server.adminAuth,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as Json };
-}
-
-async function form(
-  server: TestServer,
-  path: string,
-  fields: Record<string, string>,
-  authorization?: string,
-) {
-  const response = await fetch(`${server.url}${path}`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      ...(authorization ? { authorization } : {}),
-    },
-    body: new URLSearchParams(fields),
-  });
-  return { status: response.status, body: (await response.json()) as Json };
-}
 
 async function signIn(server: TestServer) {
   const response = await fetch(`${server.url}/admin/api/session`, {
@@ -93,14 +63,17 @@ interface Client {
 
 const tokenFor = (server: TestServer, client: Client) =>
   form(
-    server,
-    "/oauth2/token",
+    `${server.url}/oauth2/token`,
     { grant_type: "client_credentials", scope: "math" },
-    basic(client.clientId, client.clientSecret),
+    { authorization: basic(client.clientId, client.clientSecret) },
   );
 
 const introspect = (server: TestServer, client: Client, token: string) =>
-  form(server, "/oauth2/introspect", { token }, basic(client.clientId, client.clientSecret));
+  form(
+    `${server.url}/oauth2/introspect`,
+    { token },
+    { authorization: basic(client.clientId, client.clientSecret) },
+  );
 
 async function invoke(server: TestServer, token: string): Promise<number> {
   const response = await fetch(`${server.url}/invoke/pub.math/randomDouble`, {
