@@ -45,6 +45,14 @@ function track(child) {
   return child;
 }
 
+/** A request whose answer must be 2xx; answers its JSON body (or undefined for an empty one). */
+export async function call(url, { method = "POST", headers = {}, body } = {}) {
+  const res = await fetch(url, { method, headers, body });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${url} → ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
 export function basic(username, password) {
   return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
 }

@@ -2,6 +2,8 @@
 // durably in SQLite or PostgreSQL) vs node-oidc-provider with its in-memory store, side by side in this run; then
 // /invoke/pub.math/randomDouble with one of Conduit's own bearer tokens vs a bare node:http server.
 
+import { call } from "./lib.js";
+
 const APP = { id: "bench-app", secret: "bench-app-secret-0123456789abcdef" };
 const RS = { id: "bench-rs", secret: "bench-rs-secret-0123456789abcdef" };
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
@@ -21,13 +23,6 @@ function startOidcProvider(lib) {
     },
     { client_id: RS.id, client_secret: RS.secret, grant_types: [], response_types: [], redirect_uris: [] },
   ]);
-}
-
-async function call(url, { method = "POST", headers = {}, body } = {}) {
-  const res = await fetch(url, { method, headers, body });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${url} → ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
 }
 
 async function setUpConduit(conduit) {

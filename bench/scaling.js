@@ -29,6 +29,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import SQLite from "better-sqlite3";
 import pg from "pg";
+import { call } from "./lib.js";
 import { flatness, scalingTable, sizeName, sweepTable } from "./report.js";
 
 const SIZES = (process.env.BENCH_SCALING_SIZES ?? "1000,100000,1000000").split(",").map(Number);
@@ -39,13 +40,6 @@ const FORM = { "content-type": "application/x-www-form-urlencoded" };
 const DAY = 86_400_000;
 
 const sha256 = (value) => createHash("sha256").update(value).digest("base64url");
-
-async function call(url, { method = "POST", headers = {}, body } = {}) {
-  const res = await fetch(url, { method, headers, body });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${url} → ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
 
 async function setUp(conduit) {
   const json = { authorization: conduit.adminAuth, "content-type": "application/json" };
