@@ -114,6 +114,25 @@ async function freshPostgresDatabase() {
 }
 
 /**
+ * BENCH_PROFILE=dir: every Conduit the benchmark starts writes a V8 CPU profile (a .cpuprofile file, for
+ * Chrome DevTools or speedscope) into dir when it stops; BENCH_PROFILE_INTERVAL sets the sampling interval
+ * in µs (default 1000, V8's). BENCH_CONDUIT_NODE_ARGS adds other Node options, space-separated (e.g.
+ * `--perf-basic-prof` for `perf record`).
+ */
+function profileArgs() {
+  const extra = process.env.BENCH_CONDUIT_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  const dir = process.env.BENCH_PROFILE;
+  if (!dir) return extra;
+  const interval = process.env.BENCH_PROFILE_INTERVAL;
+  return [
+    ...extra,
+    "--cpu-prof",
+    `--cpu-prof-dir=${dir}`,
+    ...(interval ? [`--cpu-prof-interval=${interval}`] : []),
+  ];
+}
+
+/**
  * Spawns the built server (dist/main.js) in a temp data dir, on SQLite (conduit.sqlite there) or, when this
  * scenario runs on PostgreSQL, on a fresh database of its own; with `tls` ({cert, key} PEM paths) it listens
  * for HTTPS too, at `httpsUrl`. Answers its `pid`, `database` ({kind, file} or {kind, url}) and `memory()`.
@@ -129,7 +148,7 @@ export async function startConduit({ env = {}, tls } = {}) {
     ? { CONDUIT_TLS_CERT: tls.cert, CONDUIT_TLS_KEY: tls.key, CONDUIT_HTTPS_PORT: String(httpsPort) }
     : {};
   const child = track(
-    spawn(process.execPath, [join(root, "dist/main.js")], {
+    spawn(process.execPath, [...profileArgs(), join(root, "dist/main.js")], {
       env: {
         ...process.env,
         CONDUIT_PORT: String(port),
@@ -144,7 +163,7 @@ export async function startConduit({ env = {}, tls } = {}) {
         ...tlsEnv,
         ...env,
       },
-      stdio: ["ignore", "ignore", "inherit"],
+      stdio: ["ignore", process.env.BENCH_CONDUIT_STDOUT ? "inherit" : "ignore", "inherit"],
     }),
   );
   const exited = new Promise((resolve) => child.once("exit", resolve));

@@ -1,3 +1,5 @@
+// First of all, before anything else loads (see the module).
+import "./kernel/tick-maps.js";
 import { buildApp } from "./http/app.js";
 import { ConfigError, loadConfig } from "./config/index.js";
 import { createConduit } from "./conduit.js";

@@ -1,3 +1,5 @@
+// First of all, before anything else loads (see the module).
+import "../kernel/tick-maps.js";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
