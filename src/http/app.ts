@@ -1,10 +1,13 @@
+import { createServer, type IncomingMessage, type ServerOptions, type ServerResponse } from "node:http";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Conduit } from "../conduit.js";
+import { externalServersOf } from "../resource/external/module.js";
 import { oauthOf } from "../oauth/module.js";
 import { adminApiRoutes } from "./admin-api.js";
 import { consoleRoutes } from "./console.js";
 import { clientErrorHandler, sendError } from "./errors.js";
 import { externalServerRoutes } from "./external-servers-api.js";
+import { FastInvoke } from "./fast-invoke.js";
 import { registerFormParser } from "./form.js";
 import { invokeRoutes } from "./invoke.js";
 import { oauthEndpointRoutes } from "./oauth-endpoints.js";
@@ -18,7 +21,21 @@ import { openApiRoutes, recordRoutes } from "./openapi.js";
 /** Builds the HTTP application around a Conduit; never listens (tests use `app.inject`). */
 export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
   const log = conduit.log;
+  const metrics = externalServersOf(conduit)?.metrics;
+  if (!metrics) throw new TypeError("installExternalServers must run before buildApp");
+  const fast = new FastInvoke(conduit, log, (status) => metrics.countResponse(status));
   const app = Fastify({
+    // Fastify's own HTTP server (the settings below are the ones Fastify gives the server it makes),
+    // with the hot path of /invoke in front of its routing (src/http/fast-invoke.ts).
+    serverFactory: (routing, options) => {
+      const settings = options as unknown as ServerSettings;
+      const server = createServer(settings.http ?? {}, frontHandler(fast, routing));
+      server.keepAliveTimeout = settings.keepAliveTimeout;
+      server.requestTimeout = settings.requestTimeout;
+      server.setTimeout(settings.connectionTimeout);
+      if (settings.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = settings.maxRequestsPerSocket;
+      return server;
+    },
     // No logger in Fastify: with one, every request gets timing and 'finish' listeners for request
     // logging we keep off. Our records go to conduit.log explicitly and carry their own context
     // (event, service, user); Fastify's own warnings are process warnings.
@@ -31,6 +48,13 @@ export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
     // Errors of the router (a bad percent-encoding, a parameter over maxParamLength) get our JSON too.
     frameworkErrors: (error, request, reply) => sendError(log, request, reply, error),
     clientErrorHandler,
+  });
+  fronts.set(app, {
+    fast,
+    handler: frontHandler(fast, (request, response) => app.routing(request, response)),
+  });
+  app.addHook("preClose", async () => {
+    fast.closing = true;
   });
   recordRoutes(app);
   registerFormParser(app);
@@ -50,4 +74,35 @@ export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
   await app.register(openApiRoutes, { conduit });
   await app.register(consoleRoutes, { conduit });
   return app;
+}
+
+/** Fastify's options with its defaults applied, as its serverFactory receives them. */
+interface ServerSettings {
+  http?: ServerOptions;
+  keepAliveTimeout: number;
+  requestTimeout: number;
+  connectionTimeout: number;
+  maxRequestsPerSocket: number;
+}
+
+type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
+
+const fronts = new WeakMap<FastifyInstance, { fast: FastInvoke; handler: RequestHandler }>();
+
+function frontHandler(fast: FastInvoke, routing: RequestHandler): RequestHandler {
+  return (request, response) => {
+    if (!fast.handle(request, response)) routing(request, response);
+  };
+}
+
+/** What a listener of this application hands its requests to: the fast path of /invoke, then Fastify. */
+export function requestHandlerOf(app: FastifyInstance): RequestHandler {
+  const front = fronts.get(app);
+  if (!front) throw new TypeError("not an application of buildApp");
+  return front.handler;
+}
+
+/** The /invoke fast path of an application (tests read how many requests it has taken). */
+export function fastInvokeOf(app: FastifyInstance): FastInvoke | undefined {
+  return fronts.get(app)?.fast;
 }

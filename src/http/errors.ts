@@ -74,16 +74,25 @@ export function sendError(
   reply: FastifyReply,
   error: unknown,
 ): FastifyReply {
-  const { status, body, headers } = toErrorResponse(error);
-  if (status >= 500 && status !== 503)
-    log.error({ err: error, url: request.routeOptions.url }, "request failed");
-  else if (status === 503 && !(error instanceof ConduitError))
+  const { status, body, headers } = errorAnswer(log, error, request.routeOptions.url);
+  for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+  return reply.code(status).type("application/json; charset=utf-8").send(body);
+}
+
+/** The answer to an error (toErrorResponse), logged as every route logs it: 5xx as errors, 503s as warnings. */
+export function errorAnswer(
+  log: Logger,
+  error: unknown,
+  route: string | undefined,
+): ReturnType<typeof toErrorResponse> {
+  const answer = toErrorResponse(error);
+  if (answer.status >= 500 && answer.status !== 503) log.error({ err: error, url: route }, "request failed");
+  else if (answer.status === 503 && !(error instanceof ConduitError))
     log.warn(
       { event: "database_unavailable", err: { message: (error as Error).message } },
       "database unavailable",
     );
-  for (const [name, value] of Object.entries(headers)) reply.header(name, value);
-  return reply.code(status).type("application/json; charset=utf-8").send(body);
+  return answer;
 }
 
 /** What Node's HTTP parser refuses before any route sees it, by error code: status, stable code, message. */

@@ -21,8 +21,7 @@ export async function invokeRoutes(app: FastifyInstance, { conduit }: { conduit:
     });
     reply.headers(response.headers);
     if (response.status) reply.code(response.status);
-    const json = containsBytes(output, 0) ? JSON.stringify(output, jsonReplacer) : JSON.stringify(output);
-    return reply.type("application/json; charset=utf-8").send(json);
+    return reply.type(JSON_TYPE).send(outputJson(output));
   };
   app.get("/invoke/*", handler);
   app.post("/invoke/*", handler);
@@ -36,6 +35,13 @@ export async function invokeRoutes(app: FastifyInstance, { conduit }: { conduit:
         .header("allow", "GET, POST")
         .send({ error: "method_not_allowed", message: `${request.method} is not allowed: use GET or POST` }),
   });
+}
+
+export const JSON_TYPE = "application/json; charset=utf-8";
+
+/** The output pipeline as the JSON text of the answer (bytes as base64). */
+export function outputJson(output: Pipeline): string {
+  return containsBytes(output, 0) ? JSON.stringify(output, jsonReplacer) : JSON.stringify(output);
 }
 
 /** `a.b/c` or `a.b:c` → `a.b:c`. Folder and service names are case-sensitive, as in IS. */
@@ -68,17 +74,25 @@ function inputOf(request: FastifyRequest): Pipeline {
 
 const HIDDEN_HEADERS = new Set(["authorization", "cookie", "proxy-authorization"]);
 
+/** What the transport reads of a request: Fastify's request, or node:http's on the fast path. */
+export interface TransportSource {
+  readonly method: string;
+  readonly ip: string | undefined;
+  readonly url: string;
+  readonly headers: Record<string, string | string[] | undefined>;
+}
+
 /** The transport as services see it, built lazily: most services never look at it. */
-class HttpTransport implements TransportInfo {
+export class HttpTransport implements TransportInfo {
   readonly protocol = "http";
   private cachedHeaders: Record<string, string> | undefined;
-  constructor(private readonly request: FastifyRequest) {}
+  constructor(private readonly request: TransportSource) {}
 
   get method(): string {
     return this.request.method;
   }
   get ip(): string {
-    return this.request.ip;
+    return this.request.ip ?? "";
   }
   get path(): string {
     return this.request.url.split("?")[0] ?? "";

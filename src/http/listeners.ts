@@ -3,6 +3,7 @@ import { createServer, type Server as HttpsServer } from "node:https";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config/index.js";
 import type { Logger } from "../kernel/logger.js";
+import { requestHandlerOf } from "./app.js";
 import {
   CertificateReloader,
   describeCertificate,
@@ -27,7 +28,8 @@ export interface Listeners {
 
 /**
  * Listens on CONDUIT_PORT (Fastify's own server, unless `off`) and on CONDUIT_HTTPS_PORT with a node:https
- * server whose requests go through the same application (`app.routing`): the same routes, hooks, error
+ * server whose requests go through the same application (requestHandlerOf: the /invoke fast path, then
+ * `app.routing`): the same routes, hooks, error
  * handlers, metrics and load shedding while closing (503 for requests that arrive then). `app.close()`
  * closes both: each stops accepting when the application starts closing, and requests in flight on either
  * are awaited. Call it on an application that is not ready yet (it adds the close hooks).
@@ -113,10 +115,10 @@ export async function listen(
  */
 function httpsServer(app: FastifyInstance, hstsMaxAge: number, material: TlsMaterial): HttpsServer {
   const hsts = `max-age=${hstsMaxAge}`;
-  const routing = app.routing.bind(app);
+  const handle = requestHandlerOf(app);
   const server = createServer(serverOptions(material), (request, response) => {
     response.setHeader("strict-transport-security", hsts);
-    routing(request, response);
+    handle(request, response);
   });
   const plain = app.server;
   server.keepAliveTimeout = plain.keepAliveTimeout;
