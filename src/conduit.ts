@@ -162,7 +162,11 @@ export async function createConduit(config: Config, options: CreateOptions = {})
   auth.add(
     new BearerAuthenticator(
       (token) => resource.select(token),
-      { get: (name) => resource.scopes.get(name), list: () => resource.scopes.list() },
+      {
+        get: (name) => resource.scopes.get(name),
+        list: () => resource.scopes.list(),
+        loaded: () => resource.scopes.loaded?.(),
+      },
       directory,
       log,
       clock,

@@ -111,19 +111,33 @@ export class CachedScopeCatalog implements ScopeCatalog {
 
   invalidate(): void {
     this.snapshot = undefined;
+    this.ready = undefined;
+  }
+
+  /** The snapshot once its load has completed (and until it is dropped): what `loaded()` answers. */
+  private ready: Map<string, ScopeRecord> | undefined;
+
+  loaded(): ReadonlyMap<string, ScopeRecord> | undefined {
+    return this.ready && Date.now() - this.loadedAt <= this.ttlMs ? this.ready : undefined;
   }
 
   private current(): Promise<Map<string, ScopeRecord>> {
-    if (this.snapshot && Date.now() - this.loadedAt > this.ttlMs) this.snapshot = undefined;
+    if (this.snapshot && Date.now() - this.loadedAt > this.ttlMs) this.invalidate();
     if (!this.snapshot) {
       this.loadedAt = Date.now();
-      this.snapshot = this.repository.list().then(
-        (scopes) => new Map(scopes.map((s) => [s.name, s])),
+      const snapshot: Promise<Map<string, ScopeRecord>> = this.repository.list().then(
+        (scopes) => {
+          const map = new Map(scopes.map((s) => [s.name, s]));
+          // Only the load still wanted: one that an invalidation overtook is not kept.
+          if (this.snapshot === snapshot) this.ready = map;
+          return map;
+        },
         (error: unknown) => {
-          this.snapshot = undefined;
+          if (this.snapshot === snapshot) this.snapshot = undefined;
           throw error;
         },
       );
+      this.snapshot = snapshot;
     }
     return this.snapshot;
   }

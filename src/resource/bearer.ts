@@ -126,7 +126,16 @@ export class BearerAuthenticator implements Authenticator {
     return principal;
   }
 
-  private async authorizeService(token: ActiveToken, serviceName: string, ip: string): Promise<void> {
+  /** At once when the scopes are in memory and one covers the service; else the full check below. */
+  private authorizeService(token: ActiveToken, serviceName: string, ip: string): void | Promise<void> {
+    const scopes = this.scopes.loaded?.();
+    if (scopes)
+      for (const name of token.scopes)
+        if (scopes.get(name)?.values.some((node) => nodeCovers(node, serviceName))) return;
+    return this.checkScopes(token, serviceName, ip);
+  }
+
+  private async checkScopes(token: ActiveToken, serviceName: string, ip: string): Promise<void> {
     for (const name of token.scopes) {
       const scope = await this.scopes.get(name);
       if (scope?.values.some((node) => nodeCovers(node, serviceName))) return;

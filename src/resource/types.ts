@@ -42,4 +42,6 @@ export type VerifierSelector = (token: string) => Promise<TokenVerifier>;
 export interface ScopeCatalog {
   get(name: string): Promise<{ name: string; values: string[] } | undefined>;
   list(): Promise<{ name: string; values: string[] }[]>;
+  /** The scopes by name when they are loaded and current in memory, else undefined (then `get`). */
+  loaded?(): ReadonlyMap<string, { name: string; values: string[] }> | undefined;
 }

@@ -82,6 +82,14 @@ export class AccessControl {
     return allowed((await this.current()).acls.get(aclName), principal);
   }
 
+  /** As `check`, at once, when the ACLs are in memory and current; else undefined (then `check`). */
+  checkNow(serviceName: string, principal: Principal | null): { acl: string; allowed: boolean } | undefined {
+    const snapshot = this.snapshot;
+    if (!snapshot || Date.now() - snapshot.loadedAt >= this.ttlMs) return undefined;
+    const { acl } = resolveService(snapshot, serviceName);
+    return { acl, allowed: allowed(snapshot.acls.get(acl), principal) };
+  }
+
   /** The governing ACL of a service and whether it lets the principal run it, in one look. */
   async check(serviceName: string, principal: Principal | null): Promise<{ acl: string; allowed: boolean }> {
     const snapshot = await this.current();

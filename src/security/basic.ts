@@ -9,6 +9,9 @@ import type { Principal } from "./principal.js";
 import type { UserRecord } from "../storage/repositories/users.js";
 import { sleep, type LoginThrottle } from "./throttle.js";
 
+/** What every Basic header starts with (parseAuthorization: trimmed, the scheme case-insensitive, then spaces). */
+const BASIC_SCHEME = /^\s*basic +/i;
+
 export const REALM = "Conduit";
 /** The longest username the admin API accepts. */
 const MAX_USERNAME = 255;
@@ -46,6 +49,8 @@ export class BasicAuthenticator implements Authenticator {
       const user = this.directory.peek(proven.username);
       if (user && user.passwordHash === proven.passwordHash) return this.directory.principal(user, "basic");
     }
+    // Another scheme (a bearer token on /invoke) is told apart without parsing the whole header.
+    if (request.authorization === undefined || !BASIC_SCHEME.test(request.authorization)) return undefined;
     const parsed = parseAuthorization(request.authorization);
     if (!parsed || parsed.scheme !== "basic") return undefined;
     const credentials = decodeBasic(parsed.value);

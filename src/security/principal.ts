@@ -7,9 +7,10 @@ export interface Principal {
   method: "basic" | "bearer" | "session" | "internal";
   /**
    * For bearer tokens: checks that the token's scopes cover the service, throwing a 403
-   * insufficient_scope error when they do not (RFC 6750 §3.1).
+   * insufficient_scope error when they do not (RFC 6750 §3.1). Answers at once (no promise) when the
+   * scopes are in memory and cover the service.
    */
-  authorizeService?(serviceName: string): Promise<void>;
+  authorizeService?(serviceName: string): void | Promise<void>;
   /** For bearer tokens: what the token says, for logs and pub.flow:getTransportInfo. */
   token?: { clientId?: string; scopes: string[]; server: string };
 }

@@ -174,6 +174,25 @@ describe.each(DATABASES)("the /invoke fast path (%s)", (database) => {
     expect((await admin("PUT", "/oauth/scopes/math", { values: ["pub.math"] })).status).toBe(200);
   });
 
+  it("checks the ACL on every request: a service closed to the caller between two requests is refused", async () => {
+    const send = connection();
+    const auth = basic("robot", "robot-password");
+    const path = "/invoke/pub.math/randomDouble";
+    expect((await send(path, auth)).status).toBe(200);
+    expect((await send(path, auth)).status).toBe(200);
+    expect(
+      (await admin("PUT", "/services/pub.math:randomDouble/acl", { acl: "Administrators" })).status,
+    ).toBe(200);
+    const n = taken();
+    const refused = await send(path, auth);
+    // Still this path's answer (the credentials are unchanged): the ACL is the runtime's check.
+    expect(taken()).toBe(n + 1);
+    expect(refused.status).toBe(403);
+    expect(JSON.parse(refused.text)).toMatchObject({ error: "access_denied" });
+    expect((await admin("PUT", "/services/pub.math:randomDouble/acl", { acl: "Default" })).status).toBe(200);
+    expect((await send(path, auth)).status).toBe(200);
+  });
+
   it("is counted in /metrics like every other answer", async () => {
     const count = async () => {
       const text = await (await fetch(`${server.url}/metrics`)).text();

@@ -279,7 +279,10 @@ describe("failures and secrets", () => {
         throw new Error("connect to https://user:s3cr3t-value@host failed");
       },
     });
-    const access = { check: async () => ({ acl: "Default", allowed: true }) } as never;
+    const access = {
+      checkNow: () => undefined,
+      check: async () => ({ acl: "Default", allowed: true }),
+    } as never;
     const runtime = new ServiceRuntime(
       registry,
       access,
