@@ -1,6 +1,5 @@
-import { randomToken, sha256 } from "../kernel/crypto.js";
+import { opaqueToken, timeOrderedId, tokenDigest } from "./ids.js";
 import { OAuthError } from "./errors.js";
-import { timeOrderedId } from "./ids.js";
 import { param } from "./params.js";
 import type { Params } from "./request.js";
 import type { ClientRecord } from "./clients.js";
@@ -63,13 +62,13 @@ export async function mintTokens(
   if (format === "jwt" && lifetime === 0) lifetime = JWT_MAX_LIFETIME;
   const id = timeOrderedId();
   const accessToken =
-    format === "jwt" ? await signAccessToken(server, request, id, now, lifetime) : randomToken(32);
+    format === "jwt" ? await signAccessToken(server, request, id, now, lifetime) : opaqueToken();
   const records: TokenRecord[] = [
     record(request, "access", accessToken, now, lifetime, request.scopes, 0, id),
   ];
   let refreshToken: string | undefined;
   if (request.refresh) {
-    refreshToken = randomToken(32);
+    refreshToken = opaqueToken();
     records.push(
       record(
         request,
@@ -156,7 +155,7 @@ function record(
 ): TokenRecord {
   return {
     id,
-    digest: sha256(value),
+    digest: tokenDigest(value),
     kind,
     clientId: request.client.clientId,
     username: request.username,

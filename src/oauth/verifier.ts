@@ -1,5 +1,5 @@
 import type { Clock } from "../kernel/clock.js";
-import { sha256 } from "../kernel/crypto.js";
+import { tokenDigest } from "./ids.js";
 import type { ActiveToken, TokenVerifier } from "../resource/types.js";
 import type { SigningKeys } from "./signing-keys.js";
 import type { TokenRepository } from "./tokens.js";
@@ -32,7 +32,7 @@ export class LocalTokenVerifier implements TokenVerifier {
       if (!claims) return undefined;
       jti = claims.jti;
     }
-    const token = await this.tokens.findByDigest(sha256(value));
+    const token = await this.tokens.findByDigest(tokenDigest(value));
     if (token && isJwt && token.id !== jti) return undefined;
     if (!token || token.kind !== "access" || token.revokedAt !== undefined || !token.clientEnabled)
       return undefined;

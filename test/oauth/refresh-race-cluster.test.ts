@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, Migrator, SqliteDialect, sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sha256 } from "../../src/kernel/crypto.js";
+import { tokenDigest } from "../../src/oauth/ids.js";
 import { oauthOf } from "../../src/oauth/module.js";
 import { issueTokens } from "../../src/oauth/token-factory.js";
 import { KyselyTokenRepository, toRow, type TokenRecord } from "../../src/oauth/tokens.js";
@@ -100,7 +100,7 @@ describe("refresh racing a family revocation on two PostgreSQL nodes", () => {
       // As a refresh on node A would: R0 marked rotated, R1 (and its access token) issued in its family.
       const grantId = randomUUID();
       const r0 = (await issue(nodeA, client.clientId, grantId)).refresh;
-      const row = (await oauth.tokens.findByDigest(sha256(r0)))!;
+      const row = (await oauth.tokens.findByDigest(tokenDigest(r0)))!;
       expect(await oauth.tokens.markRotated(row.id, Date.now())).toBe(true);
       const { refresh: r1, access } = await issue(nodeA, client.clientId, grantId, 1);
       return { r0, r1, access };
@@ -147,7 +147,7 @@ describe("refresh racing a family revocation on two PostgreSQL nodes", () => {
     });
     const activeByIntrospection = introspected.filter(Boolean).length;
     const db = nodeA.conduit.storage.db;
-    const digests = families.map((f) => sha256(f.r1));
+    const digests = families.map((f) => tokenDigest(f.r1));
     const grantIds = (
       await db.selectFrom("oauth_tokens").select("grant_id").where("digest", "in", digests).execute()
     ).map((r) => r.grant_id);
@@ -250,7 +250,7 @@ describe.each(DATABASES)("a revoked family's tokens are never active (%s)", (kin
     const now = Date.now();
     const record: TokenRecord = {
       id: randomUUID(),
-      digest: sha256(value),
+      digest: tokenDigest(value),
       kind: kindOf,
       clientId: client.clientId,
       username: USER,
@@ -270,7 +270,7 @@ describe.each(DATABASES)("a revoked family's tokens are never active (%s)", (kin
     const row = await server.conduit.storage.db
       .selectFrom("oauth_tokens")
       .select("grant_id")
-      .where("digest", "=", sha256(refreshToken))
+      .where("digest", "=", tokenDigest(refreshToken))
       .executeTakeFirstOrThrow();
     return row.grant_id;
   }

@@ -1,4 +1,4 @@
-import { sha256 } from "../../kernel/crypto.js";
+import { tokenDigest } from "../ids.js";
 import { authenticateClient } from "../client-auth.js";
 import type { ClientRecord } from "../clients.js";
 import { ownerExists } from "../owners.js";
@@ -33,7 +33,7 @@ export async function introspectionEndpoint(
   refuseRepeated(params);
   const { client } = await authenticateClient(server, request, params, { allowPublic: false });
   const value = requiredParam(params, "token", { max: 4096 });
-  const token = await server.tokens.findByDigest(sha256(value));
+  const token = await server.tokens.findByDigest(tokenDigest(value));
   if (!token || !isActive(token, server.clock.now()) || !mayIntrospect(client, token)) return json(INACTIVE);
   if (!(await ownerExists(server, token.username))) return json(INACTIVE);
   return json({

@@ -1,4 +1,4 @@
-import { sha256 } from "../../kernel/crypto.js";
+import { tokenDigest } from "../ids.js";
 import { authenticateClient } from "../client-auth.js";
 import type { OAuthServer } from "../context.js";
 import { invalidRequest } from "../errors.js";
@@ -23,7 +23,7 @@ export async function revocationEndpoint(server: OAuthServer, request: OAuthRequ
   const { client, method } = await authenticateClient(server, request, params, { allowPublic: true });
   const value = requiredParam(params, "token", { max: 4096 });
   param(params, "token_type_hint", { max: 100 });
-  const token = await server.tokens.findByDigest(sha256(value));
+  const token = await server.tokens.findByDigest(tokenDigest(value));
   if (token) {
     if (token.clientId !== client.clientId) {
       if (method === "none") return REVOKED;

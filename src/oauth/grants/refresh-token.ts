@@ -1,4 +1,4 @@
-import { sha256 } from "../../kernel/crypto.js";
+import { tokenDigest } from "../ids.js";
 import { invalidGrant, invalidScope } from "../errors.js";
 import { requireOwner } from "../owners.js";
 import { param, requiredParam } from "../params.js";
@@ -16,7 +16,7 @@ import type { GrantContext, GrantHandler } from "./registry.js";
 export const refreshTokenGrant: GrantHandler = async (context) => {
   const { server, client, params, settings } = context;
   const value = requiredParam(params, "refresh_token", { max: 512 });
-  const token = await server.tokens.findByDigest(sha256(value));
+  const token = await server.tokens.findByDigest(tokenDigest(value));
   const now = server.clock.now();
   if (!token || token.kind !== "refresh" || token.clientId !== client.clientId)
     throw invalidGrant("the refresh token is not valid");
