@@ -3,7 +3,8 @@ import { TLSSocket } from "node:tls";
 import type { Conduit } from "../conduit.js";
 import type { Logger } from "../kernel/logger.js";
 import type { Principal } from "../security/principal.js";
-import type { ResponseControl } from "../services/types.js";
+import { isPromise } from "../services/runtime.js";
+import type { Pipeline, ResponseControl } from "../services/types.js";
 import { errorAnswer } from "./errors.js";
 import { HttpTransport, JSON_TYPE, outputJson, serviceNameFromPath } from "./invoke.js";
 import { peerCertificate } from "./tls.js";
@@ -63,22 +64,16 @@ export class FastInvoke {
     });
     if (!principal) return false;
     this.taken++;
-    void this.answer(request, response, url, principal);
+    this.run(request, response, url, principal);
     return true;
   }
 
-  private async answer(
-    request: IncomingMessage,
-    response: ServerResponse,
-    url: string,
-    principal: Principal,
-  ): Promise<void> {
-    let status: number;
-    let headers: Record<string, string | string[]>;
-    let body: string;
+  /** Runs the service and answers; at once when the runtime answers at once, else when it settles. */
+  private run(request: IncomingMessage, response: ServerResponse, url: string, principal: Principal): void {
+    const control: ResponseControl = { headers: {} };
+    let output: Pipeline | Promise<Pipeline>;
     try {
-      const control: ResponseControl = { headers: {} };
-      const output = await this.conduit.runtime.invoke(
+      output = this.conduit.runtime.invokeNow(
         serviceNameFromPath(url.slice(8)),
         {},
         {
@@ -87,17 +82,36 @@ export class FastInvoke {
           response: control,
         },
       );
-      body = outputJson(output);
-      status = control.status || 200;
+    } catch (error) {
+      return this.send(response, this.failure(error));
+    }
+    if (isPromise(output))
+      output.then(
+        (settled) => this.send(response, this.success(settled, control)),
+        (error: unknown) => this.send(response, this.failure(error)),
+      );
+    else this.send(response, this.success(output, control));
+  }
+
+  /** The answer to an output, as Fastify's route makes it (or the failure to make one). */
+  private success(output: Pipeline, control: ResponseControl): Answer {
+    try {
+      const body = outputJson(output);
+      const status = control.status || 200;
       // As on Fastify's route: a reply's header names are case-insensitive, and the type is always JSON.
-      headers = { "content-type": JSON_TYPE };
+      const headers: Answer["headers"] = { "content-type": JSON_TYPE };
       for (const name in control.headers)
         if (name.toLowerCase() !== "content-type") headers[name.toLowerCase()] = control.headers[name]!;
       // Fastify refuses a status outside 100-599 (a 500), Node only outside 100-999.
       if (status < 100 || status > 599) throw new RangeError(`invalid status code ${status}`);
+      return { status, headers, body };
     } catch (error) {
-      ({ status, body, headers } = this.failure(error));
+      return this.failure(error);
     }
+  }
+
+  private send(response: ServerResponse, answer: Answer): void {
+    let { status, headers, body } = answer;
     try {
       headers["content-length"] = String(Buffer.byteLength(body));
       response.writeHead(status, headers).end(body);
@@ -105,20 +119,27 @@ export class FastInvoke {
       // A header value Node refuses: the error's answer instead, as Fastify's error handler would send.
       ({ status, body, headers } = this.failure(error));
       if (response.headersSent) return void response.destroy();
-      headers["content-length"] = String(Buffer.byteLength(body));
-      response.writeHead(status, headers).end(body);
+      try {
+        headers["content-length"] = String(Buffer.byteLength(body));
+        response.writeHead(status, headers).end(body);
+      } catch {
+        // Nothing more can be said on this connection (and nothing may escape: this runs in callbacks).
+        return void response.destroy();
+      }
     }
     this.countResponse(status);
   }
 
-  private failure(error: unknown): {
-    status: number;
-    body: string;
-    headers: Record<string, string | string[]>;
-  } {
+  private failure(error: unknown): Answer {
     const { status, body, headers } = errorAnswer(this.log, error, ROUTE);
     return { status, body: JSON.stringify(body), headers: { ...headers, "content-type": JSON_TYPE } };
   }
+}
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: string;
 }
 
 /** The request as the service's transport reads it; its headers are only built if a service asks. */

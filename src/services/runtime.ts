@@ -32,29 +32,53 @@ export class ServiceRuntime {
 
   /** A top-level invocation (over HTTP or from the CLI): the ACL is checked. */
   async invoke(name: string, input: Pipeline, options: InvokeOptions): Promise<Pipeline> {
-    const service = this.registry.get(name);
-    if (!service) throw new NotFoundError("service_not_found", `service ${name} does not exist`);
+    return await this.invokeNow(name, input, options);
+  }
+
+  /**
+   * As `invoke`, but answers the output itself, not a promise, when everything it needs is in memory and
+   * the service answers at once: the /invoke fast path writes such an answer without waiting a turn. A
+   * refusal or a failure is thrown then, or rejects the promise when one is answered.
+   */
+  invokeNow(name: string, input: Pipeline, options: InvokeOptions): Pipeline | Promise<Pipeline> {
+    if (!this.registry.get(name))
+      throw new NotFoundError("service_not_found", `service ${name} does not exist`);
+    const scoped = options.principal?.authorizeService?.(name);
+    return scoped
+      ? scoped.then(() => this.checkAcl(name, input, options))
+      : this.checkAcl(name, input, options);
+  }
+
+  private checkAcl(name: string, input: Pipeline, options: InvokeOptions): Pipeline | Promise<Pipeline> {
+    const decided = this.access.checkNow(name, options.principal);
+    return decided
+      ? this.runAllowed(decided, name, input, options)
+      : this.access
+          .check(name, options.principal)
+          .then((checked) => this.runAllowed(checked, name, input, options));
+  }
+
+  private runAllowed(
+    { acl, allowed }: { acl: string; allowed: boolean },
+    name: string,
+    input: Pipeline,
+    options: InvokeOptions,
+  ): Pipeline | Promise<Pipeline> {
     const { principal } = options;
-    // Both checks answer at once when what they need is in memory (no promise to wait for).
-    const scoped = principal?.authorizeService?.(name);
-    if (scoped) await scoped;
-    const { acl, allowed } =
-      this.access.checkNow(name, principal) ?? (await this.access.check(name, principal));
     if (!allowed) {
       if (!principal) throw this.anonymousRefusal();
       this.log.info({ event: "acl_refused", service: name, user: principal.username, acl }, "ACL refused");
       throw new ForbiddenError(`user ${principal.username} may not run ${name}`, "access_denied");
     }
-    // `return await`: resolving this function's promise with another promise costs two more turns.
-    return await this.run(name, input, { ...options, response: options.response ?? { headers: {} } }, 0);
+    return this.run(name, input, { ...options, response: options.response ?? { headers: {} } }, 0);
   }
 
-  private async run(
+  private run(
     name: string,
     input: Pipeline,
     options: InvokeOptions & { response: ResponseControl },
     depth: number,
-  ): Promise<Pipeline> {
+  ): Pipeline | Promise<Pipeline> {
     const service = this.registry.get(name);
     if (!service) throw new NotFoundError("service_not_found", `service ${name} does not exist`);
     if (depth > MAX_DEPTH) throw new ServiceFailureError(`service calls nested deeper than ${MAX_DEPTH}`);
@@ -67,22 +91,33 @@ export class ServiceRuntime {
       transport: options.transport,
       response: options.response,
       depth,
-      invoke: (child, childInput) => this.run(child, childInput, options, depth + 1),
+      // Always a promise for the calling service, and a throw becomes its rejection.
+      invoke: async (child, childInput) => this.run(child, childInput, options, depth + 1),
     };
+    let result: Pipeline | Promise<Pipeline>;
     try {
-      const result = service.run(checked, ctx);
-      // A service that answers at once (most built-ins) is not waited for.
-      return isPromise(result) ? await result : result;
+      result = service.run(checked, ctx);
     } catch (error) {
-      if (error instanceof ConduitError) throw error;
-      const message = this.mask(error instanceof Error ? error.message : String(error));
-      const stack = error instanceof Error && error.stack ? this.mask(error.stack) : undefined;
-      log.error({ event: "service_failed", service: name, err: { message, stack } }, "service failed");
-      throw new ServiceFailureError(`${name} failed: ${message}`);
+      throw this.failure(name, error, log);
     }
+    // A service that answers at once (most built-ins) is not waited for.
+    return isPromise(result)
+      ? result.then(undefined, (error: unknown) => {
+          throw this.failure(name, error, log);
+        })
+      : result;
+  }
+
+  /** A refusal of the service stays as it is; any other failure becomes a 500 with its message masked. */
+  private failure(name: string, error: unknown, log: Logger): unknown {
+    if (error instanceof ConduitError) return error;
+    const message = this.mask(error instanceof Error ? error.message : String(error));
+    const stack = error instanceof Error && error.stack ? this.mask(error.stack) : undefined;
+    log.error({ event: "service_failed", service: name, err: { message, stack } }, "service failed");
+    return new ServiceFailureError(`${name} failed: ${message}`);
   }
 }
 
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+export function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === "function";
 }

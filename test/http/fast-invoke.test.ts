@@ -101,6 +101,24 @@ describe.each(DATABASES)("the /invoke fast path (%s)", (database) => {
     }
   });
 
+  it("gives a service the same transport on both paths (and never the credentials)", async () => {
+    const send = connection();
+    const auth = basic("robot", "robot-password");
+    const path = "/invoke/pub.flow/getTransportInfo";
+    await send(path, auth);
+    const n = taken();
+    // A query sends it to Fastify's route (the transport's path leaves the query out).
+    const viaFastify = await send(`${path}?via=fastify`, auth);
+    expect(taken()).toBe(n);
+    const viaFastPath = await send(path, auth);
+    expect(taken()).toBe(n + 1);
+    expect(viaFastPath.status).toBe(200);
+    const transportOf = (text: string) => (JSON.parse(text) as { transport: unknown }).transport;
+    expect(transportOf(viaFastPath.text)).toEqual(transportOf(viaFastify.text));
+    expect(JSON.parse(viaFastPath.text)).toMatchObject({ transport: { method: "GET", path } });
+    expect(viaFastPath.text).not.toContain("Basic ");
+  });
+
   it("leaves to Fastify a query, another method, percent-encoding, unknown credentials and a changed password", async () => {
     const send = connection();
     const auth = basic("robot", "robot-password");
