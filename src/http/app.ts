@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerOptions, type ServerResponse } from "node:http";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Conduit } from "../conduit.js";
+import { holdForever } from "../kernel/tick-maps.js";
 import { externalServersOf } from "../resource/external/module.js";
 import { oauthOf } from "../oauth/module.js";
 import { adminApiRoutes } from "./admin-api.js";
@@ -90,7 +91,13 @@ type RequestHandler = (request: IncomingMessage, response: ServerResponse) => vo
 const fronts = new WeakMap<FastifyInstance, { fast: FastInvoke; handler: RequestHandler }>();
 
 function frontHandler(fast: FastInvoke, routing: RequestHandler): RequestHandler {
+  let first = true;
   return (request, response) => {
+    if (first) {
+      first = false;
+      // Their hidden classes stay alive with them (src/kernel/tick-maps.ts).
+      holdForever(request, response);
+    }
     if (!fast.handle(request, response)) routing(request, response);
   };
 }

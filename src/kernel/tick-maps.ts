@@ -27,6 +27,19 @@ process.nextTick(() => {
   pinned = executionAsyncResource();
 });
 
+/** Objects held for the life of the process so that their hidden classes are never freed. */
+const held: object[] = [];
+
+/**
+ * Holds these objects, and so their hidden classes, for the life of the process (see above). The HTTP
+ * front holds the first request and response it sees: perf showed the same loss on Node's
+ * `OutgoingMessage`, whose constructor then went through the runtime for every response (about a fifth
+ * of the throughput of /invoke, in the processes where it happened).
+ */
+export function holdForever(...objects: object[]): void {
+  held.push(...objects);
+}
+
 /** The tick object held (for the test that proves it is one). */
 export function pinnedTickObject(): object | undefined {
   return pinned;
