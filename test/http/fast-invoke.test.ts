@@ -1,6 +1,7 @@
 import { Pool } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fastInvokeOf } from "../../src/http/app.js";
+import { admin as adminCall, clientCredentialsToken } from "../oauth/support.js";
 import { basic, DATABASES, startServer, type TestServer } from "../support/server.js";
 
 /**
@@ -12,15 +13,7 @@ describe.each(DATABASES)("the /invoke fast path (%s)", (database) => {
   let server: TestServer;
   const pools: Pool[] = [];
   const taken = () => fastInvokeOf(server.app)!.taken;
-  const admin = (method: string, path: string, body?: unknown) =>
-    fetch(`${server.url}/admin/api${path}`, {
-      method,
-      headers: {
-        authorization: server.adminAuth,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+  const admin = (method: string, path: string, body?: unknown) => adminCall(server, method, path, body);
   /** One keep-alive connection: its second request with the same credentials may take the fast path. */
   const connection = () => {
     const pool = new Pool(server.url, { connections: 1, pipelining: 1 });
@@ -44,26 +37,7 @@ describe.each(DATABASES)("the /invoke fast path (%s)", (database) => {
     await server.close();
   });
 
-  async function newToken(runAsUser = "robot") {
-    const created = await admin("POST", "/oauth/clients", {
-      clientName: `c-${Math.random()}`,
-      type: "confidential",
-      grantTypes: ["client_credentials"],
-      scopes: ["math"],
-      runAsUser,
-    });
-    const client = (await created.json()) as { clientId: string; clientSecret: string };
-    const res = await fetch(`${server.url}/oauth2/token`, {
-      method: "POST",
-      headers: {
-        authorization: basic(client.clientId, client.clientSecret),
-        "content-type": "application/x-www-form-urlencoded",
-      },
-      body: "grant_type=client_credentials&scope=math",
-    });
-    const { access_token } = (await res.json()) as { access_token: string };
-    return { client, token: access_token };
-  }
+  const newToken = (runAsUser = "robot") => clientCredentialsToken(server, runAsUser, ["math"]);
 
   /** The headers that describe the answer (Date and the connection's own headers vary). */
   const described = (headers: Record<string, unknown>) => ({
@@ -151,7 +125,7 @@ describe.each(DATABASES)("the /invoke fast path (%s)", (database) => {
     const revoked = await fetch(`${server.url}/oauth2/revoke`, {
       method: "POST",
       headers: {
-        authorization: basic(client.clientId, client.clientSecret),
+        authorization: basic(client.clientId, client.clientSecret!),
         "content-type": "application/x-www-form-urlencoded",
       },
       body: `token=${token}`,

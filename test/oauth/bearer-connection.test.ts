@@ -1,6 +1,7 @@
 import { Pool } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASES, startServer, type TestServer } from "../support/server.js";
+import { admin as adminCall, clientCredentialsToken } from "./support.js";
 
 /**
  * A keep-alive connection that presents the same token again may be answered from memory (SQLite), but
@@ -10,15 +11,7 @@ import { DATABASES, startServer, type TestServer } from "../support/server.js";
 describe.each(DATABASES)("bearer tokens on one keep-alive connection (%s)", (database) => {
   let server: TestServer;
   let pool: Pool;
-  const admin = (method: string, path: string, body?: unknown) =>
-    fetch(`${server.url}/admin/api${path}`, {
-      method,
-      headers: {
-        authorization: server.adminAuth,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+  const admin = (method: string, path: string, body?: unknown) => adminCall(server, method, path, body);
 
   beforeAll(async () => {
     server = await startServer({ database });
@@ -33,27 +26,7 @@ describe.each(DATABASES)("bearer tokens on one keep-alive connection (%s)", (dat
     await server.close();
   });
 
-  async function newToken(runAsUser = "robot") {
-    const created = await admin("POST", "/oauth/clients", {
-      clientName: `c-${Math.random()}`,
-      version: "1",
-      type: "confidential",
-      grantTypes: ["client_credentials"],
-      scopes: ["math"],
-      runAsUser,
-    });
-    const client = (await created.json()) as { clientId: string; clientSecret: string };
-    const res = await fetch(`${server.url}/oauth2/token`, {
-      method: "POST",
-      headers: {
-        authorization: `Basic ${Buffer.from(`${client.clientId}:${client.clientSecret}`).toString("base64")}`,
-        "content-type": "application/x-www-form-urlencoded",
-      },
-      body: "grant_type=client_credentials&scope=math",
-    });
-    const { access_token } = (await res.json()) as { access_token: string };
-    return { client, token: access_token };
-  }
+  const newToken = (runAsUser = "robot") => clientCredentialsToken(server, runAsUser, ["math"]);
 
   const invoke = async (token: string) => {
     const res = await pool.request({

@@ -63,6 +63,30 @@ export async function createClient(server: TestServer, fields: Record<string, un
   return response.body as TestClient;
 }
 
+/**
+ * A new confidential client_credentials client with these scopes, running as `runAsUser`, and an access
+ * token issued to it for all of them.
+ */
+export async function clientCredentialsToken(
+  server: TestServer,
+  runAsUser: string,
+  scopes: string[],
+): Promise<{ client: TestClient; token: string }> {
+  const client = await createClient(server, {
+    type: "confidential",
+    grantTypes: ["client_credentials"],
+    scopes,
+    runAsUser,
+  });
+  const issued = await form(
+    `${server.url}/oauth2/token`,
+    { grant_type: "client_credentials", scope: scopes.join(" ") },
+    { authorization: `Basic ${Buffer.from(`${client.clientId}:${client.clientSecret}`).toString("base64")}` },
+  );
+  expect(issued.status, JSON.stringify(issued.body)).toBe(200);
+  return { client, token: issued.body.access_token as string };
+}
+
 export async function discover(server: TestServer): Promise<oauth.AuthorizationServer> {
   const issuer = new URL(server.url);
   return oauth.processDiscoveryResponse(
