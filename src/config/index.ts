@@ -31,7 +31,7 @@ export interface Config {
   /** CONDUIT_SECRET_KEY_PREVIOUS: the key being rotated out (opens and verifies only; see `conduit key rotate`). */
   previousSecretKey: string | undefined;
   /**
-   * Entries of the in-memory cache of this server's access tokens read by digest (SQLite only: see
+   * Entries of the in-memory cache of this server's access tokens read by digest (see TOKEN_CACHE_MS in
    * src/oauth/server.ts); 0 turns it off. Each entry is a token row, about 1 kB.
    */
   tokenCacheSize: number;

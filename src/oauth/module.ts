@@ -9,6 +9,7 @@ import { ConfigurationError, ForbiddenError } from "../kernel/errors.js";
 import { isAdministrator } from "../security/principal.js";
 import { defineService } from "../services/types.js";
 import type { OAuthServer } from "./context.js";
+import { TokenStore } from "./token-store.js";
 import { createOAuthServer } from "./server.js";
 import { revokeTokensOfDeletedUsers } from "./owners.js";
 import { startSweep } from "./sweep.js";
@@ -58,10 +59,13 @@ export async function installOAuth(conduit: Conduit): Promise<void> {
   };
   installed.set(conduit, { server, admin });
   conduit.resource.scopes = server.scopes;
+  const store = server.tokens instanceof TokenStore ? server.tokens : undefined;
   conduit.resource.local = new LocalTokenVerifier(
     server.tokens,
     server.clock,
-    conduit.storage.dialect === "sqlite",
+    conduit.storage.dialect === "sqlite"
+      ? (token) => token.expiresAt ?? Number.MAX_SAFE_INTEGER
+      : (token) => store?.cachedUntil(token),
     { keys: server.signingKeys, issuer: server.issuer },
   );
   conduit.registry.register(

@@ -16,6 +16,13 @@ import { KyselyTokenRepository } from "./tokens.js";
 import { TICKET_LIFETIME_MS } from "./authorize/ticket.js";
 
 /** The grants of the token endpoint (RFC 6749 §4.1, §4.4, §6). Implicit and password are not offered (RFC 9700 §2.1.2, §2.4). */
+/**
+ * How long an access token read by digest is remembered (CONDUIT_TOKEN_CACHE_SIZE entries): on SQLite
+ * until any change drops it, at most a minute; on PostgreSQL as long as the other caches of a cluster
+ * (clients, users, ACLs: 5 s), the bound for a change the feed did not carry.
+ */
+export const TOKEN_CACHE_MS = { sqlite: 60_000, postgres: 5_000 } as const;
+
 export function defaultGrants(): GrantRegistry {
   return new GrantRegistry()
     .register("authorization_code", authorizationCodeGrant)
@@ -40,11 +47,14 @@ export function createOAuthServer(conduit: Conduit): OAuthServer {
     scopes: new CachedScopeCatalog(scopeRepository, conduit.changes),
     clientRepository,
     clients: new ClientDirectory(clientRepository, conduit.changes),
-    // DEVIATION: the positive token cache is on for SQLite only, where every writer is this process; on
-    // PostgreSQL other nodes' revocations arrive asynchronously, so each request reads the row.
+    // On SQLite every writer is this process, so the change feed drops the cache before a revocation's
+    // caller continues. On PostgreSQL another node's revocation arrives by NOTIFY (RFC 7009 §2: a
+    // propagation delay "implementations should minimize"): milliseconds, under a second with the feed
+    // down (every cache is dropped then), and TOKEN_CACHE_MS.postgres for a change no feed carried.
     tokens: new TokenStore(new KyselyTokenRepository(db), conduit.changes, {
-      cacheMs: conduit.storage.dialect === "sqlite" && conduit.config.tokenCacheSize > 0 ? 60_000 : 0,
+      cacheMs: conduit.config.tokenCacheSize > 0 ? TOKEN_CACHE_MS[conduit.storage.dialect] : 0,
       cacheSize: conduit.config.tokenCacheSize,
+      now: () => conduit.clock.now(),
     }),
     codes: new KyselyCodeRepository(db),
     decisions: new KyselyDecisionStore(db, TICKET_LIFETIME_MS),

@@ -7,11 +7,14 @@ export const TOKEN_CHANGE = "oauth-token";
 
 export interface TokenStoreOptions {
   /**
-   * How long an access token read by digest is remembered, in ms; 0 turns the cache off. Only safe where
-   * every writer shares this process's change feed synchronously (SQLite: one node), since any revocation,
-   * rotation or client change drops the whole cache before the write's caller continues.
+   * How long an access token read by digest is remembered, in ms; 0 turns the cache off. Any revocation,
+   * rotation or client change drops the whole cache: on this node before the write's caller continues, on
+   * the other nodes of a PostgreSQL cluster when the change feed's notification arrives (or, with the
+   * feed down, within its detection time). So this is only the bound for a change the feed never carried.
    */
   cacheMs: number;
+  /** The clock of cachedUntil (the server's). */
+  now?: () => number;
   /** Most access tokens remembered (CONDUIT_TOKEN_CACHE_SIZE); default 100,000. */
   cacheSize?: number;
   /** Largest number of rows written by one grouped INSERT. */
@@ -29,6 +32,8 @@ export interface TokenStoreOptions {
 export class TokenStore implements TokenRepository {
   private readonly cache: LRUCache<string, TokenWithClient> | undefined;
   private generation = 0;
+  /** When each cached answer stops being vouched for (its read plus cacheMs). */
+  private readonly freshUntil = new WeakMap<TokenWithClient, number>();
   private queue: { records: TokenRecord[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private scheduled = false;
 
@@ -59,9 +64,19 @@ export class TokenStore implements TokenRepository {
       token?.kind === "access" &&
       token.revokedAt === undefined &&
       generation === this.generation
-    )
+    ) {
       this.cache.set(digest, token);
+      this.freshUntil.set(token, (this.options.now ?? Date.now)() + this.options.cacheMs);
+    }
     return token;
+  }
+
+  /**
+   * Until when an answer of findByDigest may be taken as current without reading the row again: the end
+   * of its cache entry (dropped sooner by any change on the feed); undefined for an answer not cached.
+   */
+  cachedUntil(token: TokenWithClient): number | undefined {
+    return this.freshUntil.get(token);
   }
 
   insert(records: TokenRecord[]): Promise<void> {

@@ -2,23 +2,27 @@ import type { Clock } from "../kernel/clock.js";
 import { tokenDigest } from "./ids.js";
 import type { ActiveToken, TokenVerifier } from "../resource/types.js";
 import type { SigningKeys } from "./signing-keys.js";
-import type { TokenRepository } from "./tokens.js";
+import type { TokenRepository, TokenWithClient } from "./tokens.js";
 
 /** Largest JWT access token looked at (an RS256 one with many scopes is a few kB). */
 const MAX_JWT_LENGTH = 8192;
 
 /**
- * This server's access tokens on /invoke. One indexed lookup by digest per request, joined with the
- * client's `enabled` flag, so a revocation or a disabled client takes effect on the very next request
- * (no positive answers are cached). A JWT access token (RFC 9068) is first verified locally (signature by
+ * This server's access tokens on /invoke: looked up by digest (through the token store's cache, which
+ * every revocation, rotation and client change drops), joined with the client's `enabled` flag. A JWT access token (RFC 9068) is first verified locally (signature by
  * a published key, `typ`, `iss`, `exp`), then looked up the same way: its row is what revocation marks.
  */
 export class LocalTokenVerifier implements TokenVerifier {
   constructor(
     private readonly tokens: TokenRepository,
     private readonly clock: Clock,
-    /** True where every revocation happens in this process and is published on its change feed (SQLite). */
-    private readonly reusable = false,
+    /**
+     * Until when an answer may be reused on its connection without a look-up (any change on the change
+     * feed forgets it sooner): SQLite, where every revocation happens in this process, until the token
+     * expires; PostgreSQL, while the token store vouches for the row it read (TokenStore.cachedUntil);
+     * undefined, never.
+     */
+    private readonly reusableUntil: (token: TokenWithClient) => number | undefined = () => undefined,
     private readonly jwt?: { keys: SigningKeys; issuer: string },
   ) {}
 
@@ -48,8 +52,9 @@ export class LocalTokenVerifier implements TokenVerifier {
       ...(token.certificateThumbprint === undefined
         ? {}
         : { certificateThumbprint: token.certificateThumbprint }),
-      // Valid until it expires, unless revoked, and every revocation here is published on the change feed.
-      ...(this.reusable ? { reusableUntil: token.expiresAt ?? Number.MAX_SAFE_INTEGER } : {}),
+      ...reuse(this.reusableUntil(token)),
     };
   }
 }
+
+const reuse = (until: number | undefined) => (until === undefined ? {} : { reusableUntil: until });

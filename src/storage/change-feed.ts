@@ -76,16 +76,33 @@ export class ChangeFeed {
 
   publish(change: Change): void {
     this.deliver(change);
-    const listener = this.listener;
-    if (!listener) {
-      if (this.connectionString)
-        this.log.warn({ event: "change_feed_down", kind: change.kind }, "other nodes not notified");
-      return;
-    }
+    if (!this.connectionString) return;
     const payload = JSON.stringify({ ...change, origin: this.origin });
-    listener.query("SELECT pg_notify($1, $2)", [CHANNEL, payload]).catch((err: unknown) => {
-      this.log.warn({ event: "change_feed_failed", err }, "could not notify other nodes");
+    const listener = this.listener;
+    // With the LISTEN connection down (this node's caches are being dropped meanwhile), the other nodes
+    // are still told, on a connection of its own: their caches must not wait for a TTL.
+    const notified = listener
+      ? listener.query("SELECT pg_notify($1, $2)", [CHANNEL, payload])
+      : this.notifyOnce(payload);
+    notified.catch((err: unknown) => {
+      this.log.warn({ event: "change_feed_failed", err, kind: change.kind }, "could not notify other nodes");
     });
+  }
+
+  /** One NOTIFY on a connection opened for it. */
+  private async notifyOnce(payload: string): Promise<void> {
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      connectionTimeoutMillis: 2000,
+      query_timeout: 2000,
+    });
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+      await client.query("SELECT pg_notify($1, $2)", [CHANNEL, payload]);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   }
 
   /** Listens on PostgreSQL for the changes of other nodes. */

@@ -43,6 +43,35 @@ describe("the change feed between nodes on PostgreSQL", () => {
     }
   });
 
+  it("tells the other nodes of a change made while its own LISTEN connection is down", async () => {
+    // A reconnects only after 10 s; B at once.
+    const a = new ChangeFeed(log, { initialMs: 10_000, maxMs: 10_000 });
+    const b = new ChangeFeed(log, { initialMs: 50, maxMs: 200 });
+    const seenB: Change[] = [];
+    b.subscribe((c) => seenB.push(c));
+    await a.connect(database.url);
+    await b.connect(database.url);
+    try {
+      const admin = new pg.Client({ connectionString: database.url });
+      await admin.connect();
+      await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+      );
+      await admin.end();
+      await until(() => !a.listening && !b.listening);
+      await until(() => b.listening);
+      expect(a.listening).toBe(false);
+      seenB.length = 0;
+      a.publish({ kind: "oauth-token" });
+      // Delivered without a key by B's own resynchronisation too; the key tells A's change apart.
+      a.publish({ kind: "client", key: "c-42" });
+      await until(() => seenB.some((c) => c.kind === "client" && c.key === "c-42"), 5_000);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it("reconnects after losing its connection, and then drops every kind of cache", async () => {
     const a = new ChangeFeed(log);
     const b = new ChangeFeed(log, { initialMs: 50, maxMs: 200 });
