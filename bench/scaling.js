@@ -12,7 +12,7 @@
 // digest computed by a JavaScript function registered on the connection.
 //
 // Conduit's own caches, as found in src/ when this was written: the access-token cache of TokenStore
-// (src/oauth/token-store.ts: LRU, 100 000 entries, 60 s, on SQLite only, off on PostgreSQL) and the
+// (src/oauth/token-store.ts: LRU, 100 000 entries, 60 s on SQLite, 5 s on PostgreSQL) and the
 // bearer authenticator's per-connection memory of the last header (src/resource/bearer.ts). The token cache
 // is turned off here (CONDUIT_TOKEN_CACHE_SIZE=0): with it, 10^3 tokens would all be answered from memory
 // and 10^6 mostly from the store, and the curve would compare the cache with the store rather than the
