@@ -15,7 +15,6 @@ import { TokenStore } from "./token-store.js";
 import { KyselyTokenRepository } from "./tokens.js";
 import { TICKET_LIFETIME_MS } from "./authorize/ticket.js";
 
-/** The grants of the token endpoint (RFC 6749 §4.1, §4.4, §6). Implicit and password are not offered (RFC 9700 §2.1.2, §2.4). */
 /**
  * How long an access token read by digest is remembered (CONDUIT_TOKEN_CACHE_SIZE entries): on SQLite
  * until any change drops it, at most a minute; on PostgreSQL as long as the other caches of a cluster
@@ -23,6 +22,7 @@ import { TICKET_LIFETIME_MS } from "./authorize/ticket.js";
  */
 export const TOKEN_CACHE_MS = { sqlite: 60_000, postgres: 5_000 } as const;
 
+/** The grants of the token endpoint (RFC 6749 §4.1, §4.4, §6). Implicit and password are not offered (RFC 9700 §2.1.2, §2.4). */
 export function defaultGrants(): GrantRegistry {
   return new GrantRegistry()
     .register("authorization_code", authorizationCodeGrant)

@@ -58,6 +58,8 @@ export class TokenStore implements TokenRepository {
     const hit = this.cache?.get(digest);
     if (hit) return hit;
     const generation = this.generation;
+    // Vouched for from before the read: what it saw is at most cacheMs old when the entry ends.
+    const readAt = (this.options.now ?? Date.now)();
     const token = await this.inner.findByDigest(digest);
     if (
       this.cache &&
@@ -65,8 +67,9 @@ export class TokenStore implements TokenRepository {
       token.revokedAt === undefined &&
       generation === this.generation
     ) {
-      this.cache.set(digest, token);
-      this.freshUntil.set(token, (this.options.now ?? Date.now)() + this.options.cacheMs);
+      const until = readAt + this.options.cacheMs;
+      this.cache.set(digest, token, { ttl: Math.max(1, until - (this.options.now ?? Date.now)()) });
+      this.freshUntil.set(token, until);
     }
     return token;
   }
@@ -124,29 +127,35 @@ export class TokenStore implements TokenRepository {
   }
 
   async revoke(id: string, now: number): Promise<boolean> {
-    return this.changed(await this.inner.revoke(id, now));
+    return this.changing(this.inner.revoke(id, now));
   }
 
   async revokeGrant(grantId: string, now: number): Promise<number> {
-    return this.changed(await this.inner.revokeGrant(grantId, now));
+    return this.changing(this.inner.revokeGrant(grantId, now));
   }
 
   async revokeUser(username: string, now: number): Promise<number> {
-    return this.changed(await this.inner.revokeUser(username, now));
+    return this.changing(this.inner.revokeUser(username, now));
   }
 
   async markRotated(id: string, now: number): Promise<boolean> {
-    return this.changed(await this.inner.markRotated(id, now));
+    return this.changing(this.inner.markRotated(id, now));
   }
 
   async deleteExpired(now: number): Promise<number> {
-    return this.changed(await this.inner.deleteExpired(now));
+    return this.changing(this.inner.deleteExpired(now));
   }
 
-  /** Drops this node's cache at once and tells the other nodes. */
-  private changed<T>(result: T): T {
-    this.invalidate();
-    this.changes.publish({ kind: TOKEN_CHANGE });
-    return result;
+  /**
+   * Drops this node's cache at once and tells the other nodes, once the write is done: also when it
+   * failed, since it may have committed before the failure (a connection lost after the commit).
+   */
+  private async changing<T>(write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } finally {
+      this.invalidate();
+      this.changes.publish({ kind: TOKEN_CHANGE });
+    }
   }
 }

@@ -76,30 +76,55 @@ export class ChangeFeed {
 
   publish(change: Change): void {
     this.deliver(change);
-    if (!this.connectionString) return;
+    if (!this.connectionString || this.closed) return;
     const payload = JSON.stringify({ ...change, origin: this.origin });
     const listener = this.listener;
-    // With the LISTEN connection down (this node's caches are being dropped meanwhile), the other nodes
-    // are still told, on a connection of its own: their caches must not wait for a TTL.
-    const notified = listener
-      ? listener.query("SELECT pg_notify($1, $2)", [CHANNEL, payload])
-      : this.notifyOnce(payload);
-    notified.catch((err: unknown) => {
-      this.log.warn({ event: "change_feed_failed", err, kind: change.kind }, "could not notify other nodes");
+    // With the LISTEN connection down, or failing before it is known lost (this node's caches are
+    // dropped meanwhile), the other nodes are still told, on a connection of its own: their caches must
+    // not wait for a TTL.
+    if (!listener) return this.notifyAside(payload);
+    listener.query("SELECT pg_notify($1, $2)", [CHANNEL, payload]).catch(() => this.notifyAside(payload));
+  }
+
+  /** Notifications waiting for the connection of notifyAside; one such connection at a time. */
+  private readonly aside = new Set<string>();
+  private asideRunning = false;
+
+  /**
+   * Sends a notification on a connection opened for it. Changes published meanwhile wait and go on the
+   * same connection (the same change once), so a burst of changes opens one connection, not one each.
+   */
+  private notifyAside(payload?: string): void {
+    if (payload !== undefined) this.aside.add(payload);
+    if (this.asideRunning || this.aside.size === 0) return;
+    this.asideRunning = true;
+    void this.drainAside().finally(() => {
+      this.asideRunning = false;
+      // Published while the connection was closing.
+      if (!this.closed) this.notifyAside();
     });
   }
 
-  /** One NOTIFY on a connection opened for it. */
-  private async notifyOnce(payload: string): Promise<void> {
+  private async drainAside(): Promise<void> {
     const client = new pg.Client({
       connectionString: this.connectionString,
       connectionTimeoutMillis: 2000,
       query_timeout: 2000,
     });
     client.on("error", () => undefined);
+    let batch: string[] = [];
     try {
       await client.connect();
-      await client.query("SELECT pg_notify($1, $2)", [CHANNEL, payload]);
+      while (this.aside.size > 0) {
+        batch = [...this.aside];
+        this.aside.clear();
+        for (const payload of batch) await client.query("SELECT pg_notify($1, $2)", [CHANNEL, payload]);
+      }
+    } catch (err) {
+      // Out of reach: the other nodes' cached entries end within their bound (TOKEN_CACHE_MS, 5 s).
+      const lost = batch.length + this.aside.size;
+      this.aside.clear();
+      this.log.warn({ event: "change_feed_failed", err, lost }, "could not notify other nodes");
     } finally {
       await client.end().catch(() => undefined);
     }

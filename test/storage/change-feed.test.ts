@@ -66,6 +66,12 @@ describe("the change feed between nodes on PostgreSQL", () => {
       // Delivered without a key by B's own resynchronisation too; the key tells A's change apart.
       a.publish({ kind: "client", key: "c-42" });
       await until(() => seenB.some((c) => c.kind === "client" && c.key === "c-42"), 5_000);
+      // A burst goes on one connection, every change of it once, none left behind.
+      for (let i = 0; i < 50; i++) a.publish({ kind: "user", key: `u-${i}` });
+      await until(
+        () => new Set(seenB.filter((c) => c.key?.startsWith("u-")).map((c) => c.key)).size === 50,
+        5_000,
+      );
     } finally {
       await a.close();
       await b.close();

@@ -133,9 +133,13 @@ export async function registrationManagementEndpoint(
     throw invalidToken("the registration access token is not valid");
   if (request.method === "GET") return json(view(server, client));
   if (request.method === "DELETE") {
-    await server.clientRepository.delete(client.clientId);
-    await server.initialAccessTokens.deleteRegistration(client.clientId);
-    server.changes.publish({ kind: "client", key: client.clientId });
+    try {
+      await server.clientRepository.delete(client.clientId);
+      await server.initialAccessTokens.deleteRegistration(client.clientId);
+    } finally {
+      // Whatever of it committed: the client's tokens are no longer active on any node.
+      server.changes.publish({ kind: "client", key: client.clientId });
+    }
     server.log.info({ event: "oauth_client_unregistered", clientId }, "client registration deleted");
     return { kind: "empty", status: 204, headers: { ...NO_STORE } };
   }
