@@ -74,15 +74,7 @@ describe("this server's access tokens remembered on two PostgreSQL nodes", () =>
   it("refuses on node B a token revoked on node A as soon as A's notification arrives", async () => {
     const { client, token } = await clientCredentialsToken(nodeA, "Administrator", ["math"]);
     await rememberedOnB(token);
-    const revoke = await fetch(`${nodeA.url}/oauth2/revoke`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        authorization: basic(client.clientId, client.clientSecret!),
-      },
-      body: new URLSearchParams({ token }),
-    });
-    expect(revoke.status).toBe(200);
+    expect((await postToken(nodeA, "/oauth2/revoke", client, token)).status).toBe(200);
     const ms = await refusedWithin(token, 1_000);
     console.log(`node B refused the token revoked on node A after ${ms} ms`);
     expect(ms).toBeLessThan(1_000);
@@ -115,8 +107,9 @@ describe("this server's access tokens remembered on two PostgreSQL nodes", () =>
   }, 15_000);
 });
 
-async function introspect(server: TestServer, client: TestClient, token: string): Promise<unknown> {
-  const res = await fetch(`${server.url}/oauth2/introspect`, {
+/** `token=<token>` posted to an endpoint of the server as a client (client_secret_basic). */
+function postToken(server: TestServer, path: string, client: TestClient, token: string): Promise<Response> {
+  return fetch(`${server.url}${path}`, {
     method: "POST",
     headers: {
       "content-type": "application/x-www-form-urlencoded",
@@ -124,6 +117,10 @@ async function introspect(server: TestServer, client: TestClient, token: string)
     },
     body: new URLSearchParams({ token }),
   });
+}
+
+async function introspect(server: TestServer, client: TestClient, token: string): Promise<unknown> {
+  const res = await postToken(server, "/oauth2/introspect", client, token);
   expect(res.status).toBe(200);
   return res.json();
 }

@@ -15,6 +15,16 @@ async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
   }
 }
 
+/** Cuts every LISTEN connection of this database (as a PostgreSQL restart would). */
+async function cutListenConnections(url: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+  );
+  await admin.end();
+}
+
 describe("the change feed between nodes on PostgreSQL", () => {
   let database: { url: string; drop: () => Promise<void> };
   beforeAll(async () => {
@@ -52,12 +62,7 @@ describe("the change feed between nodes on PostgreSQL", () => {
     await a.connect(database.url);
     await b.connect(database.url);
     try {
-      const admin = new pg.Client({ connectionString: database.url });
-      await admin.connect();
-      await admin.query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
-      );
-      await admin.end();
+      await cutListenConnections(database.url);
       await until(() => !a.listening && !b.listening);
       await until(() => b.listening);
       expect(a.listening).toBe(false);
@@ -86,13 +91,7 @@ describe("the change feed between nodes on PostgreSQL", () => {
     await a.connect(database.url);
     await b.connect(database.url);
     try {
-      // Cut every LISTEN connection of this database (as a PostgreSQL restart would).
-      const admin = new pg.Client({ connectionString: database.url });
-      await admin.connect();
-      await admin.query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
-      );
-      await admin.end();
+      await cutListenConnections(database.url);
       await until(() => !b.listening);
       await until(() => b.listening);
       // The resynchronisation drops everything of every kind (key absent).
