@@ -7,8 +7,8 @@ export const TOKEN_CHANGE = "oauth-token";
 
 export interface TokenStoreOptions {
   /**
-   * How long an access token read by digest is remembered, in ms; 0 turns the cache off. Any revocation,
-   * rotation or client change drops the whole cache: on this node before the write's caller continues, on
+   * How long an access token read by digest is remembered, in ms; 0 turns the cache off. Any revocation
+   * or client change drops the whole cache: on this node before the write's caller continues, on
    * the other nodes of a PostgreSQL cluster when the change feed's notification arrives (or, with the
    * feed down, within its detection time). So this is only the bound for a change the feed never carried.
    */
@@ -23,8 +23,8 @@ export interface TokenStoreOptions {
 
 /**
  * The token repository as the endpoints use it:
- * - reads by digest go through a cache of access tokens that every revocation, rotation, sweep or client
- *   change clears at once (a generation counter keeps a read that raced a revocation out of the cache), so
+ * - reads by digest go through a cache of access tokens that every revocation or client change clears at
+ *   once (a rotation or a sweep changes nothing it holds: see markRotated and deleteExpired) (a generation counter keeps a read that raced a revocation out of the cache), so
  *   a revocation still takes effect on the very next request;
  * - inserts issued in the same tick are grouped into one INSERT (one commit), and each caller is answered
  *   only once its rows are durable.
@@ -138,12 +138,23 @@ export class TokenStore implements TokenRepository {
     return this.changing(this.inner.revokeUser(username, now));
   }
 
-  async markRotated(id: string, now: number): Promise<boolean> {
-    return this.changing(this.inner.markRotated(id, now));
+  /**
+   * Changes nothing the cache holds, so it is not published: the cache holds access tokens only, and an
+   * access token's answer never depends on `rotated_at` (isActive reads it for refresh tokens only), which
+   * is all this writes. A refresh with rotation (one on every refresh grant) therefore leaves every node's
+   * cache warm; a reuse that revokes the family goes through revokeGrant, which is published.
+   */
+  markRotated(id: string, now: number): Promise<boolean> {
+    return this.inner.markRotated(id, now);
   }
 
-  async deleteExpired(now: number): Promise<number> {
-    return this.changing(this.inner.deleteExpired(now));
+  /**
+   * Not published either: it deletes only rows whose `expires_at` has passed, and a cached access token
+   * past its `expires_at` is refused by that field alone (isActive), whether its row is still there or
+   * not. A sweep of 10^5 expired rows so no longer empties every node's cache.
+   */
+  deleteExpired(now: number): Promise<number> {
+    return this.inner.deleteExpired(now);
   }
 
   /**

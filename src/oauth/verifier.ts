@@ -9,7 +9,7 @@ const MAX_JWT_LENGTH = 8192;
 
 /**
  * This server's access tokens on /invoke: looked up by digest (through the token store's cache, which
- * every revocation, rotation and client change drops), joined with the client's `enabled` flag. A JWT access token (RFC 9068) is first verified locally (signature by
+ * every revocation and client change drops), joined with the client's `enabled` flag. A JWT access token (RFC 9068) is first verified locally (signature by
  * a published key, `typ`, `iss`, `exp`), then looked up the same way: its row is what revocation marks.
  */
 export class LocalTokenVerifier implements TokenVerifier {

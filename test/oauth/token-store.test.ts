@@ -1,0 +1,138 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KyselyClientRepository } from "../../src/oauth/clients.js";
+import { isActive } from "../../src/oauth/endpoints/introspect.js";
+import { TOKEN_CHANGE, TokenStore } from "../../src/oauth/token-store.js";
+import { KyselyTokenRepository, type TokenRecord } from "../../src/oauth/tokens.js";
+import { openSqlite, type Storage } from "../../src/storage/database.js";
+import { ChangeFeed } from "../../src/storage/change-feed.js";
+import { migrateToLatest } from "../../src/storage/migrate.js";
+
+/**
+ * The token store's cache over a real SQLite repository: which writes leave it warm (a refresh token's
+ * rotation, the sweep of expired rows: they change no answer it holds) and that the answers stay right
+ * when they do, i.e. the shortcut fails closed.
+ */
+describe("the token store's cache of access tokens", () => {
+  let storage: Storage;
+  let dir: string;
+  let now = 1_000;
+  let reads = 0;
+  let published: string[] = [];
+  let store: TokenStore;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "conduit-token-store-"));
+    storage = openSqlite(join(dir, "db.sqlite"));
+    await migrateToLatest(storage.db);
+    const repo = new KyselyTokenRepository(storage.db);
+    // The real repository, counting the reads that reach it.
+    const counted = Object.assign(Object.create(repo) as KyselyTokenRepository, {
+      findByDigest: (digest: string) => {
+        reads++;
+        return repo.findByDigest(digest);
+      },
+    });
+    const changes = new ChangeFeed(pino({ level: "silent" }));
+    changes.subscribe((change) => published.push(change.kind));
+    store = new TokenStore(counted, changes, { cacheMs: 60_000, now: () => now });
+    await new KyselyClientRepository(storage.db).create({
+      clientId: "c1",
+      clientName: "c1",
+      version: "1.0",
+      type: "confidential",
+      description: "",
+      redirectUris: [],
+      grantTypes: ["client_credentials", "refresh_token"],
+      scopes: ["s1"],
+      accessTokenLifetime: undefined,
+      refreshLimit: undefined,
+      runAsUser: "alice",
+      enabled: true,
+      secretDigest: "digest",
+      previousSecretDigest: undefined,
+      previousSecretExpiresAt: undefined,
+      registrationTokenDigest: undefined,
+      metadata: {},
+      createdAt: 0,
+      updatedAt: 0,
+    });
+  });
+  afterAll(async () => {
+    await storage?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const token = (id: string, fields: Partial<TokenRecord> = {}): TokenRecord => ({
+    id,
+    digest: `digest-${id}`,
+    kind: "access",
+    clientId: "c1",
+    username: "alice",
+    scopes: ["s1"],
+    grantId: `g-${id}`,
+    issuedAt: 1_000,
+    expiresAt: 100_000,
+    revokedAt: undefined,
+    refreshCount: 0,
+    rotatedAt: undefined,
+    ...fields,
+  });
+
+  /** The answer as the endpoints take it, and whether it came from the database. */
+  async function lookUp(digest: string): Promise<{ active: boolean; read: boolean }> {
+    const before = reads;
+    const found = await store.findByDigest(digest);
+    return { active: found !== undefined && isActive(found, now), read: reads > before };
+  }
+
+  it("keeps the access tokens it holds through a refresh token's rotation, and the rotated token is refused", async () => {
+    await store.insert([token("a1", { grantId: "g1" }), token("r1", { grantId: "g1", kind: "refresh" })]);
+    published = [];
+    expect(await lookUp("digest-a1")).toEqual({ active: true, read: true });
+    expect(await lookUp("digest-a1")).toEqual({ active: true, read: false });
+
+    expect(await store.markRotated("r1", now)).toBe(true);
+    expect(published).toEqual([]);
+    expect(await lookUp("digest-a1")).toEqual({ active: true, read: false });
+    // Refresh tokens are never cached: the rotated one is read, and is inactive, at once.
+    expect(await lookUp("digest-r1")).toEqual({ active: false, read: true });
+    expect(await store.markRotated("r1", now)).toBe(false);
+
+    // A reuse revokes the family (revokeGrant): that is published and drops the cached access token.
+    expect(await store.revokeGrant("g1", now)).toBe(2);
+    expect(published).toEqual([TOKEN_CHANGE]);
+    expect(await lookUp("digest-a1")).toEqual({ active: false, read: true });
+  });
+
+  it("keeps live access tokens through a sweep, and refuses an expired one it still holds", async () => {
+    await store.insert([token("live"), token("short", { expiresAt: 5_000 })]);
+    expect(await lookUp("digest-live")).toMatchObject({ active: true });
+    expect(await lookUp("digest-short")).toMatchObject({ active: true });
+    published = [];
+
+    now = 6_000;
+    expect(await store.deleteExpired(now)).toBeGreaterThanOrEqual(1);
+    expect(published).toEqual([]);
+    expect(await lookUp("digest-live")).toEqual({ active: true, read: false });
+    // Still in the cache (its entry lasts 60 s), gone from the table: refused by its own expiry either way.
+    expect(await lookUp("digest-short")).toEqual({ active: false, read: false });
+    expect(
+      await storage.db.selectFrom("oauth_tokens").where("id", "=", "short").selectAll().execute(),
+    ).toEqual([]);
+  });
+
+  it("still drops everything on a revocation of one token", async () => {
+    await store.insert([token("x1"), token("x2")]);
+    await lookUp("digest-x1");
+    await lookUp("digest-x2");
+    published = [];
+    expect(await store.revoke("x1", now)).toBe(true);
+    expect(published).toEqual([TOKEN_CHANGE]);
+    expect(await lookUp("digest-x1")).toEqual({ active: false, read: true });
+    expect(await lookUp("digest-x2")).toEqual({ active: true, read: true });
+  });
+});
