@@ -120,6 +120,8 @@ export class KyselyClientRepository implements ClientRepository {
     return this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom("oauth_tokens").where("client_id", "=", clientId).execute();
       await trx.deleteFrom("oauth_codes").where("client_id", "=", clientId).execute();
+      // The record of its dynamic registration (the initial access token's policy) goes with it.
+      await trx.deleteFrom("oauth_registrations").where("client_id", "=", clientId).execute();
       const result = await trx
         .deleteFrom("oauth_clients")
         .where("client_id", "=", clientId)

@@ -65,8 +65,8 @@ export interface InitialAccessTokenRepository {
   deleteExpired(now: number): Promise<number>;
   /** Keeps the link between a registered client and its token (and the policy limits it was made under). */
   recordRegistration(registration: RegistrationRecord): Promise<void>;
+  /** The record of a client's registration; deleted with the client (KyselyClientRepository.delete). */
   registration(clientId: string): Promise<RegistrationRecord | undefined>;
-  deleteRegistration(clientId: string): Promise<void>;
 }
 
 export class KyselyInitialAccessTokenRepository implements InitialAccessTokenRepository {
@@ -168,10 +168,6 @@ export class KyselyInitialAccessTokenRepository implements InitialAccessTokenRep
       .where("client_id", "=", clientId)
       .executeTakeFirst();
     return row ? toRegistration(row) : undefined;
-  }
-
-  async deleteRegistration(clientId: string): Promise<void> {
-    await this.db.deleteFrom("oauth_registrations").where("client_id", "=", clientId).execute();
   }
 }
 

@@ -242,4 +242,21 @@ describe.each(DATABASES)("OAuth repositories (%s)", (database) => {
     expect((await repo.list()).map((t) => t.id)).toEqual(["i1"]);
     expect(await repo.delete("i1")).toBe(true);
   });
+
+  it("deletes the record of a client's registration with the client", async () => {
+    const clients = new KyselyClientRepository(storage.db);
+    const tokens = new KyselyInitialAccessTokenRepository(storage.db);
+    expect(await clients.create(client("reg1"))).toBe(true);
+    const record = {
+      clientId: "reg1",
+      tokenId: "i9",
+      scopes: ["s1"],
+      grantTypes: undefined,
+      registeredAt: 7,
+    };
+    await tokens.recordRegistration(record);
+    expect(await tokens.registration("reg1")).toEqual(record);
+    expect(await clients.delete("reg1")).toBe(true);
+    expect(await tokens.registration("reg1")).toBeUndefined();
+  });
 });

@@ -135,7 +135,6 @@ export async function registrationManagementEndpoint(
   if (request.method === "DELETE") {
     try {
       await server.clientRepository.delete(client.clientId);
-      await server.initialAccessTokens.deleteRegistration(client.clientId);
     } finally {
       // Whatever of it committed: the client's tokens are no longer active on any node.
       server.changes.publish({ kind: "client", key: client.clientId });

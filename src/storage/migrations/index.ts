@@ -11,6 +11,7 @@ import * as m0009 from "./0009-initial-access-token-policy.js";
 import * as m0010 from "./0010-oauth-grants.js";
 import * as m0011 from "./0011-breaker-settings.js";
 import * as m0012 from "./0012-sweep-indexes.js";
+import * as m0013 from "./0013-orphan-registrations.js";
 
 /**
  * Every migration, listed explicitly and in order (never discovered from the file system).
@@ -29,4 +30,5 @@ export const migrations: Record<string, Migration> = {
   "0010-oauth-grants": m0010,
   "0011-breaker-settings": m0011,
   "0012-sweep-indexes": m0012,
+  "0013-orphan-registrations": m0013,
 };
