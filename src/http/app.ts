@@ -59,6 +59,7 @@ export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
   });
   recordRoutes(app);
   registerFormParser(app);
+  coalesceAnswers(app);
   app.setErrorHandler((error, request, reply) => sendError(log, request, reply, error));
   app.setNotFoundHandler((request, reply) =>
     reply
@@ -75,6 +76,23 @@ export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
   await app.register(openApiRoutes, { conduit });
   await app.register(consoleRoutes, { conduit });
   return app;
+}
+
+/**
+ * Every answer of Fastify's routes is written once the event loop's I/O phase is over (setImmediate),
+ * not from inside it, so the answers to the requests read in one turn of the loop leave in one burst.
+ * Written from inside it, each answer to a POST (whose body arrives after its headers, so the route
+ * finishes a few callbacks later) went out between two reads of other connections: under load every
+ * answer then woke its client on its own, and the wake-ups cost this process more than the route.
+ * strace of Conduit under the introspection benchmark (50 connections): read and writev strictly
+ * alternate without this; with it, about 50 reads and then about 50 writevs.
+ * Measured with `npm run bench` (SQLite, 2 rounds of 8 s, same run): introspection 11–13k → 20–22k req/s
+ * (ratio to node-oidc-provider 2.5 → 4.7), p99 8 → 5 ms; it adds no measurable delay to a lone request
+ * (the check phase follows the poll phase of the same turn). GET /invoke's fast path answers at once
+ * (src/http/fast-invoke.ts): deferring it measured no gain.
+ */
+function coalesceAnswers(app: FastifyInstance): void {
+  app.addHook("onSend", (_request, _reply, payload, done) => void setImmediate(done, null, payload));
 }
 
 /** Fastify's options with its defaults applied, as its serverFactory receives them. */
