@@ -26,10 +26,10 @@ export function openSqlite(file: string): Storage {
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
-  // Reads through a memory map of the file (up to 256 MB) instead of a read() per page not in SQLite's own
+  // Reads through a memory map of the file (up to 1 GiB) instead of a read() per page not in SQLite's own
   // small page cache: with 10^6 tokens a lookup by digest touches pages all over the table. The pages are
   // the kernel's page cache, shared and reclaimable, not the process's heap.
-  sqlite.pragma("mmap_size = 268435456");
+  sqlite.pragma("mmap_size = 1073741824");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, dialect: "sqlite", close: () => db.destroy() };
 }
