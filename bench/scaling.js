@@ -7,8 +7,10 @@
 // The rows are written straight into the database, in one statement per size: each is a clone of the row
 // of one token issued through /oauth2/token (same client, user, scopes and columns), with its own id, its
 // own grant (and an oauth_grants row if the template's grant has one: a client_credentials token's has none, as
-// issuance writes none for a new grant) and the digest of a token `b<salt>x<i>` that this process can rebuild
-// for any i. On PostgreSQL the rows come from generate_series with the digest computed in SQL, followed by
+// issuance writes none for a new grant) and the digest of a token that this process can rebuild for any i
+// (cloneToken: of the form Conduit issues, a 9-character prefix that orders tokens by issue time, and so
+// their digests in the index, as a real store's are, with the expired rows older than the live ones).
+// On PostgreSQL the rows come from generate_series with the digest computed in SQL, followed by
 // VACUUM ANALYZE (what autovacuum would do for a table that grew so); on SQLite from a recursive CTE with the
 // digest computed by a JavaScript function registered on the connection.
 //
@@ -27,7 +29,7 @@
 // BENCH_SCALING_SIZES (default 1000,100000,1000000), BENCH_SCALING_ROUNDS (best of, default 3: one round of 10 s swung by 20 % on the 2-core machine),
 // BENCH_SWEEP_ROWS (default 100000; 0 leaves the sweep out), BENCH_SCALING_WORKING_SET (default: the whole
 // filled set; N draws from N tokens spread evenly over it, a hot set that a cache can hold at every size).
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import SQLite from "better-sqlite3";
 import pg from "pg";
 // The key the server stores a token under (its own function: npm run bench builds dist first).
@@ -42,7 +44,14 @@ const WORKING_SET = Number(process.env.BENCH_SCALING_WORKING_SET || Infinity);
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
 const DAY = 86_400_000;
 
-const sha256 = (value) => createHash("sha256").update(value).digest("base64url");
+/**
+ * The i-th token of a fill, in the form of Conduit's opaque tokens (src/oauth/ids.ts): a 9-character prefix
+ * in [0-9a-z] that orders them, here the era ("a" for the expired rows, "b" for the live ones, so that the
+ * expired rows come first as older tokens do) and i, then 43 characters. Conduit stores it under the prefix
+ * and the SHA-256 of the whole (tokenDigest): the rows of a fill sit in i order in the digest index, as
+ * tokens issued one after the other do, instead of on random pages of it.
+ */
+const cloneToken = (era, salt, i) => `${era}${String(i).padStart(8, "0")}${`x${salt}x${i}`.padEnd(43, "y")}`;
 
 async function setUp(conduit) {
   const json = { authorization: conduit.adminAuth, "content-type": "application/json" };
@@ -75,11 +84,14 @@ async function setUp(conduit) {
  * The SQL that clones the template row for i in [from, to]: {grants, tokens} statements, given the
  * dialect's series (a CTE prefix or a FROM item) and digest expression.
  */
-function cloneStatements(dialect, columns, { salt, from, to, issuedAt, expiresAt, templateId }) {
-  const token = `'b' || '${salt}' || 'x' || series.i`;
+function cloneStatements(dialect, columns, { era, salt, from, to, issuedAt, expiresAt, templateId }) {
+  const token =
+    dialect === "postgres"
+      ? `'${era}' || lpad(series.i::text, 8, '0') || rpad('x${salt}x' || series.i, 43, 'y')`
+      : `'${era}' || substr('00000000' || series.i, -8) || substr('x${salt}x' || series.i || '${"y".repeat(43)}', 1, 43)`;
   const digest =
     dialect === "postgres"
-      ? `rtrim(translate(encode(sha256(convert_to(${token}, 'UTF8')), 'base64'), '+/', '-_'), '=')`
+      ? `substr(${token}, 1, 9) || rtrim(translate(encode(sha256(convert_to(${token}, 'UTF8')), 'base64'), '+/', '-_'), '=')`
       : `bench_digest(${token})`;
   const values = {
     id: `'bt' || '${salt}' || 'x' || series.i`,
@@ -111,7 +123,7 @@ async function openStore(database) {
   if (database.kind === "sqlite") {
     const db = new SQLite(database.file);
     db.pragma("busy_timeout = 10000");
-    db.function("bench_digest", { deterministic: true }, sha256);
+    db.function("bench_digest", { deterministic: true }, tokenDigest);
     const columns = db.prepare("SELECT name FROM pragma_table_info('oauth_tokens')").pluck().all();
     return {
       idOf: (digest) => db.prepare("SELECT id FROM oauth_tokens WHERE digest = ?").pluck().get(digest),
@@ -168,7 +180,7 @@ export default async function run(lib) {
     const templateId = await store.idOf(templateDigest);
     if (!templateId) throw new Error("the issued token's row was not found");
     const salt = randomBytes(8).toString("hex");
-    const token = (i) => `b${salt}x${i}`;
+    const token = (i) => cloneToken("b", salt, i);
     let size = 0;
     // The whole filled set, or WORKING_SET tokens spread evenly over it.
     const pick = () => {
@@ -208,6 +220,7 @@ export default async function run(lib) {
       const now = Date.now();
       if (target <= size) throw new Error("BENCH_SCALING_SIZES must grow");
       await store.clone({
+        era: "b",
         salt,
         from: size,
         to: target - 1,
@@ -273,6 +286,7 @@ async function sweep(lib, conduit, store, invoke, templateId) {
   const now = Date.now();
   const started = performance.now();
   await store.clone({
+    era: "a",
     salt: randomBytes(8).toString("hex"),
     from: 0,
     to: SWEEP_ROWS - 1,

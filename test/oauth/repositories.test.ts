@@ -205,6 +205,30 @@ describe.each(DATABASES)("OAuth repositories (%s)", (database) => {
     );
   });
 
+  it("rests between the sweep's chunks, so other queries run while it deletes", async () => {
+    const repo = new KyselyTokenRepository(storage.db);
+    await repo.insert(
+      Array.from({ length: 1_000 }, (_, i) =>
+        token(`rest${i}`, { digest: `drest${i}`, expiresAt: 50, grantId: `grest${i}` }),
+      ),
+    );
+    await repo.insert([token("rest-live", { digest: "drest-live", expiresAt: 1e13, grantId: "grest-live" })]);
+    let settled = false;
+    const sweep = repo.deleteExpired(1_000).finally(() => (settled = true));
+    // Reads one after the other for as long as the sweep runs, each in a turn of the event loop of its own
+    // (as requests arrive): between chunks that followed each other at once, only about one per chunk would
+    // fit.
+    let reads = 0;
+    while (!settled) {
+      await new Promise((resolve) => setImmediate(resolve));
+      expect((await repo.get("rest-live"))?.id).toBe("rest-live");
+      reads++;
+    }
+    expect(await sweep).toBeGreaterThanOrEqual(1_000);
+    expect(reads).toBeGreaterThanOrEqual(10);
+    expect(await repo.get("rest999")).toBeUndefined();
+  });
+
   it("consumes an authorization code exactly once, even concurrently", async () => {
     const repo = new KyselyCodeRepository(storage.db);
     const code: CodeRecord = {
