@@ -64,7 +64,8 @@ async function sealedValues(db: Kysely<any>): Promise<SealedValue[]> {
       .where(source.column, "is not", null);
     if ("secretOnly" in source) query = query.where("secret", "=", 1);
     for (const row of (await query.execute()) as { name: string; sealed: string }[])
-      values.push({ ...source, name: row.name, sealed: row.sealed });
+      // A retired signing key's private key is erased (ERASED_PRIVATE_KEY): nothing to re-seal.
+      if (row.sealed !== "") values.push({ ...source, name: row.name, sealed: row.sealed });
   }
   return values;
 }

@@ -25,13 +25,19 @@ export const DEFAULT_SIGNING_ALGORITHM: SigningAlgorithm = "ES256";
 /** RFC 9068 §2.1: the `typ` of a JWT access token. */
 export const AT_JWT = "at+jwt";
 
+/**
+ * What the private_key column of a retired key holds: no key at all (the column is NOT NULL, and only the
+ * current key's is ever opened). Never a sealed value: SecretBox's are "v<version>.<kid>.<data>".
+ */
+export const ERASED_PRIVATE_KEY = "";
+
 /** Migration 0008: the keys JWT access tokens are signed with. */
 export interface OAuthSigningKeysTable {
   kid: string;
   alg: string;
   /** The public JWK, JSON. */
   public_jwk: string;
-  /** The private JWK, JSON, sealed with SecretBox. */
+  /** The private JWK, JSON, sealed with SecretBox; ERASED_PRIVATE_KEY once the key stopped signing. */
   private_key: string;
   /** `current` (exactly one), `next` (published ahead, at most one) or `previous`. */
   state: string;
@@ -180,8 +186,11 @@ export class SigningKeys {
    * A new current key: the `next` one, already published, when it has the algorithm asked for (else a new
    * key of that algorithm); a new `next` key of the same algorithm is published for the rotation after.
    * The current key becomes `previous` and stays in the JWKS for `retainSeconds` (the longest access token
-   * lifetime), so the tokens it signed verify until they expire. One transaction; the unique index refuses
-   * a concurrent rotation's second current or next key (RotationConflict).
+   * lifetime), so the tokens it signed verify until they expire. Its private key is erased in the same
+   * write: nothing signs with a retired key again, and a copy of the database (a backup, a stolen disk, a
+   * server key that leaked with it) then holds no key that could sign tokens its JWKS still vouches for.
+   * One transaction; the unique index refuses a concurrent rotation's second current or next key
+   * (RotationConflict).
    */
   async rotate(alg: SigningAlgorithm, retainSeconds: number): Promise<SigningKeyInfo> {
     await this.load();
@@ -193,7 +202,12 @@ export class SigningKeys {
       await this.db.transaction().execute(async (trx) => {
         await trx
           .updateTable("oauth_signing_keys")
-          .set({ state: "previous", retired_at: now, expires_at: now + retainSeconds * 1000 })
+          .set({
+            state: "previous",
+            retired_at: now,
+            expires_at: now + retainSeconds * 1000,
+            private_key: ERASED_PRIVATE_KEY,
+          })
           .where("state", "=", "current")
           .execute();
         const next = await trx

@@ -100,7 +100,11 @@ async function sealedValues(server: TestServer): Promise<string[]> {
   const db = server.conduit.storage.db;
   const external = await db.selectFrom("external_servers").select(["client_secret", "client_key"]).execute();
   const variables = await db.selectFrom("global_variables").select("value").where("secret", "=", 1).execute();
-  const signing = await db.selectFrom("oauth_signing_keys").select("private_key").execute();
+  const signing = await db
+    .selectFrom("oauth_signing_keys")
+    .select("private_key")
+    .where("state", "!=", "previous")
+    .execute();
   return [
     ...external.flatMap((r) => [r.client_secret, ...(r.client_key ? [r.client_key] : [])]),
     ...variables.map((r) => r.value),
@@ -293,6 +297,8 @@ describe.each(DATABASES)("rotating the server key (%s)", (database) => {
       const regBody = (await reg.json()) as Json;
       registered = { clientId: regBody.client_id, registrationToken: regBody.registration_access_token };
 
+      // A signing key retired by a rotation: its private key is erased, and `key rotate` leaves it so.
+      expect((await admin(first, "POST", "/oauth/keys/rotate", {})).status).toBe(200);
       const issued = await tokenFor(first, used);
       expect(issued.status).toBe(200);
       jwt = issued.body.access_token;
@@ -354,6 +360,12 @@ describe.each(DATABASES)("rotating the server key (%s)", (database) => {
       expect(rotated.out).toContain(`${used.clientId} (used): client secret`);
       expect(rotated.out).toContain(`${registered.clientId} (registered): registration access token`);
       for (const value of await sealedValues(second)) expect(value.startsWith(`v2.${kidOf(K2)}.`)).toBe(true);
+      const retired = await second.conduit.storage.db
+        .selectFrom("oauth_signing_keys")
+        .select("private_key")
+        .where("state", "=", "previous")
+        .execute();
+      expect(retired.map((row) => row.private_key)).toEqual([""]);
       // Running it again changes nothing more.
       expect((await cli(["rotate"], { ...env, ...rolling })).out).toMatch(/Re-sealed 0 sealed value\(s\)/);
 

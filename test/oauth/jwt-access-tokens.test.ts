@@ -306,6 +306,13 @@ describe.each(DATABASES)("JWT access tokens (RFC 9068) on %s", (database) => {
     expect((await invoke(server, "pub.math/randomDouble", after)).status).toBe(200);
     const old = keys.find((k) => k.kid === oldKid);
     expect(old.state).toBe("previous");
+    // Its private key is gone from the database (nothing signs with it again); the public one verifies.
+    const stored = await server.conduit.storage.db
+      .selectFrom("oauth_signing_keys")
+      .select(["kid", "private_key"])
+      .execute();
+    expect(stored.find((row) => row.kid === oldKid)?.private_key).toBe("");
+    for (const row of stored.filter((r) => r.kid !== oldKid)) expect(row.private_key).toMatch(/^v2\./);
     // The longest lifetime is the global 3600 s (no client has its own).
     expect(Date.parse(old.expiresAt) - Date.parse(old.retiredAt)).toBe(3600 * 1000);
     // A bad alg is a 400 naming the field.

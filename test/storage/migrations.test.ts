@@ -30,14 +30,18 @@ describe.each(DATABASES)("migrations (%s)", (database) => {
     await cleanup?.();
   });
 
-  it("0013 drops the registration records of deleted clients, and keeps those of clients that exist", async () => {
+  const migrateTo = async (name: string) => {
     const migrator = new Migrator({
       db: storage.db,
       provider: { getMigrations: async () => migrations },
       migrationTableName: "conduit_migrations",
       migrationLockTableName: "conduit_migrations_lock",
     });
-    const { error } = await migrator.migrateTo("0012-sweep-indexes");
+    return migrator.migrateTo(name);
+  };
+
+  it("0013 drops the registration records of deleted clients, and keeps those of clients that exist", async () => {
+    const { error } = await migrateTo("0012-sweep-indexes");
     expect(error).toBeUndefined();
     await storage.db
       .insertInto("oauth_clients")
@@ -72,8 +76,37 @@ describe.each(DATABASES)("migrations (%s)", (database) => {
       .values([registration("kept"), registration("deleted")])
       .execute();
 
-    await migrateToLatest(storage.db);
+    expect((await migrateTo("0013-orphan-registrations")).error).toBeUndefined();
     const left = await storage.db.selectFrom("oauth_registrations").select("client_id").execute();
     expect(left.map((row) => row.client_id)).toEqual(["kept"]);
+  });
+
+  it("0014 erases the private keys of retired signing keys, and keeps those of the current and next", async () => {
+    const key = (kid: string, state: string) => ({
+      kid,
+      alg: "ES256",
+      public_jwk: "{}",
+      private_key: `v2.k1.sealed-${kid}`,
+      state,
+      created_at: 1,
+      retired_at: state === "previous" ? 2 : null,
+      expires_at: state === "previous" ? 3 : null,
+    });
+    await storage.db
+      .insertInto("oauth_signing_keys")
+      .values([key("a", "previous"), key("b", "previous"), key("c", "current"), key("d", "next")])
+      .execute();
+    await migrateToLatest(storage.db);
+    const rows = await storage.db
+      .selectFrom("oauth_signing_keys")
+      .select(["kid", "private_key"])
+      .orderBy("kid")
+      .execute();
+    expect(rows).toEqual([
+      { kid: "a", private_key: "" },
+      { kid: "b", private_key: "" },
+      { kid: "c", private_key: "v2.k1.sealed-c" },
+      { kid: "d", private_key: "v2.k1.sealed-d" },
+    ]);
   });
 });

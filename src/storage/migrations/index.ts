@@ -12,6 +12,7 @@ import * as m0010 from "./0010-oauth-grants.js";
 import * as m0011 from "./0011-breaker-settings.js";
 import * as m0012 from "./0012-sweep-indexes.js";
 import * as m0013 from "./0013-orphan-registrations.js";
+import * as m0014 from "./0014-erase-retired-signing-keys.js";
 
 /**
  * Every migration, listed explicitly and in order (never discovered from the file system).
@@ -31,4 +32,5 @@ export const migrations: Record<string, Migration> = {
   "0011-breaker-settings": m0011,
   "0012-sweep-indexes": m0012,
   "0013-orphan-registrations": m0013,
+  "0014-erase-retired-signing-keys": m0014,
 };
