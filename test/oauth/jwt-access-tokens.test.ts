@@ -172,9 +172,27 @@ describe.each(DATABASES)("JWT access tokens (RFC 9068) on %s", (database) => {
     );
     expect(refreshed.status).toBe(200);
     expect((await validate(server, refreshed.body.access_token, web.clientId)).sub).toBe(USER);
+    // RFC 8707 §2.2: a refresh may name the resource of the new access token. A bad one is refused before
+    // the refresh token is exchanged, which stays usable.
+    const badResource = await form(
+      `${server.url}/oauth2/token`,
+      { grant_type: "refresh_token", refresh_token: refreshed.body.refresh_token, resource: "not a uri" },
+      auth,
+    );
+    expect(badResource.status).toBe(400);
+    expect(badResource.body.error).toBe("invalid_target");
+    const forResource = await form(
+      `${server.url}/oauth2/token`,
+      { grant_type: "refresh_token", refresh_token: refreshed.body.refresh_token, resource: RESOURCE },
+      auth,
+    );
+    expect(forResource.status, JSON.stringify(forResource.body)).toBe(200);
+    const audienced = await validate(server, forResource.body.access_token, RESOURCE);
+    expect(audienced).toMatchObject({ aud: RESOURCE, sub: USER });
     // Revoking the refresh token takes the family's JWTs with it.
-    await form(`${server.url}/oauth2/revoke`, { token: refreshed.body.refresh_token }, auth);
+    await form(`${server.url}/oauth2/revoke`, { token: forResource.body.refresh_token }, auth);
     expect((await invoke(server, "pub.math/randomDouble", refreshed.body.access_token)).status).toBe(401);
+    expect((await invoke(server, "pub.math/randomDouble", forResource.body.access_token)).status).toBe(401);
   });
 
   it("names the RFC 8707 resource as aud when asked, and refuses a resource that is not an absolute URI", async () => {

@@ -3,7 +3,7 @@ import { invalidGrant, invalidScope } from "../errors.js";
 import { requireOwner } from "../owners.js";
 import { param, requiredParam } from "../params.js";
 import { grantableScopes, parseScope } from "../scope-request.js";
-import { issueTokens, refreshAllowed } from "../token-factory.js";
+import { issueTokens, refreshAllowed, resourceIndicator } from "../token-factory.js";
 import { GrantRevokedError, type TokenRecord } from "../tokens.js";
 import type { GrantContext, GrantHandler } from "./registry.js";
 
@@ -11,7 +11,9 @@ import type { GrantContext, GrantHandler } from "./registry.js";
  * RFC 6749 §6: refreshing. Refresh tokens rotate (RFC 9700 §4.14.2): the one presented is exchanged
  * atomically; a later use of it is a reuse that revokes the whole family, except within the grace window
  * (`refreshGraceSeconds`), where a concurrent retry still succeeds. The client's refresh limit is honoured
- * and the scope may only narrow (§6 "MUST NOT include any scope not originally granted").
+ * and the scope may only narrow (§6 "MUST NOT include any scope not originally granted"). A `resource`
+ * (RFC 8707 §2.2) names the audience of the new access token, as on the other grants; it is checked before
+ * the presented token is exchanged, so a bad one leaves that token usable.
  */
 export const refreshTokenGrant: GrantHandler = async (context) => {
   const { server, client, params, settings } = context;
@@ -36,6 +38,7 @@ export const refreshTokenGrant: GrantHandler = async (context) => {
   const beyond = (requested ?? []).filter((s) => !token.scopes.includes(s));
   if (beyond.length > 0) throw invalidScope(`scope beyond the original grant: ${beyond.join(" ")}`);
   const scopes = await grantableScopes(requested ?? token.scopes, client, server.scopes);
+  const resource = resourceIndicator(params);
   await rotate(context, token);
   const count = token.refreshCount + 1;
   try {
@@ -47,6 +50,7 @@ export const refreshTokenGrant: GrantHandler = async (context) => {
       ...(refreshAllowed(client, count) ? { refresh: { scopes: token.scopes, count } } : {}),
       settings,
       certificateThumbprint: context.certificateThumbprint,
+      resource,
     });
   } catch (error) {
     // The family was revoked (a reuse elsewhere, a revocation) after the presented token was read: the
