@@ -12,7 +12,7 @@ import { CachedScopeCatalog, KyselyScopeRepository } from "./scopes.js";
 import { OAuthSettingsStore } from "./settings.js";
 import { SigningKeys } from "./signing-keys.js";
 import { TokenStore } from "./token-store.js";
-import { KyselyTokenRepository } from "./tokens.js";
+import { KyselyTokenRepository, SWEEP_REST } from "./tokens.js";
 import { TICKET_LIFETIME_MS } from "./authorize/ticket.js";
 
 /**
@@ -51,11 +51,15 @@ export function createOAuthServer(conduit: Conduit): OAuthServer {
     // caller continues. On PostgreSQL another node's revocation arrives by NOTIFY (RFC 7009 §2: a
     // propagation delay "implementations should minimize"): milliseconds, under a second with the feed
     // down (every cache is dropped then), and TOKEN_CACHE_MS.postgres for a change no feed carried.
-    tokens: new TokenStore(new KyselyTokenRepository(db), conduit.changes, {
-      cacheMs: conduit.config.tokenCacheSize > 0 ? TOKEN_CACHE_MS[conduit.storage.dialect] : 0,
-      cacheSize: conduit.config.tokenCacheSize,
-      now: () => conduit.clock.now(),
-    }),
+    tokens: new TokenStore(
+      new KyselyTokenRepository(db, { sweepRest: SWEEP_REST[conduit.storage.dialect] }),
+      conduit.changes,
+      {
+        cacheMs: conduit.config.tokenCacheSize > 0 ? TOKEN_CACHE_MS[conduit.storage.dialect] : 0,
+        cacheSize: conduit.config.tokenCacheSize,
+        now: () => conduit.clock.now(),
+      },
+    ),
     codes: new KyselyCodeRepository(db),
     decisions: new KyselyDecisionStore(db, TICKET_LIFETIME_MS),
     initialAccessTokens: new KyselyInitialAccessTokenRepository(db),

@@ -6,7 +6,12 @@ import { KyselyClientRepository, type ClientRecord } from "../../src/oauth/clien
 import { KyselyCodeRepository, type CodeRecord } from "../../src/oauth/codes.js";
 import { KyselyInitialAccessTokenRepository } from "../../src/oauth/initial-access-tokens.js";
 import { KyselyScopeRepository } from "../../src/oauth/scopes.js";
-import { GrantRevokedError, KyselyTokenRepository, type TokenRecord } from "../../src/oauth/tokens.js";
+import {
+  GrantRevokedError,
+  KyselyTokenRepository,
+  SWEEP_REST,
+  type TokenRecord,
+} from "../../src/oauth/tokens.js";
 import { openPostgres, openSqlite, type Storage } from "../../src/storage/database.js";
 import { migrateToLatest } from "../../src/storage/migrate.js";
 import { freshPostgresDatabase } from "../support/postgres.js";
@@ -206,7 +211,7 @@ describe.each(DATABASES)("OAuth repositories (%s)", (database) => {
   });
 
   it("rests between the sweep's chunks, so other queries run while it deletes", async () => {
-    const repo = new KyselyTokenRepository(storage.db);
+    const repo = new KyselyTokenRepository(storage.db, { sweepRest: SWEEP_REST[database] });
     await repo.insert(
       Array.from({ length: 1_000 }, (_, i) =>
         token(`rest${i}`, { digest: `drest${i}`, expiresAt: 50, grantId: `grest${i}` }),
@@ -225,7 +230,10 @@ describe.each(DATABASES)("OAuth repositories (%s)", (database) => {
       reads++;
     }
     expect(await sweep).toBeGreaterThanOrEqual(1_000);
-    expect(reads).toBeGreaterThanOrEqual(10);
+    // On SQLite a chunk holds the event loop; on PostgreSQL (no rest) reads go on meanwhile on the pool's
+    // other connections.
+    if (database === "sqlite") expect(reads).toBeGreaterThanOrEqual(10);
+    else expect(reads).toBeGreaterThanOrEqual(1);
     expect(await repo.get("rest999")).toBeUndefined();
   });
 
