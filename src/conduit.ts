@@ -113,7 +113,10 @@ export async function createConduit(config: Config, options: CreateOptions = {})
     });
   const keys = loadServerKeys(config);
   const key = keys.current.key;
-  const storage = openStorage(config);
+  const storage = openStorage(config, {
+    onCheckpointerError: (error) =>
+      log.warn({ err: error }, "SQLite checkpoint worker failed; checkpoints now run in line only"),
+  });
   const closers: (() => Promise<void> | void)[] = [() => storage.close()];
   try {
     await migrate(config, storage);

@@ -5,6 +5,7 @@ import SQLite from "better-sqlite3";
 import { LRUCache } from "lru-cache";
 import { Kysely, PostgresDialect, SqliteDialect, type PostgresPool, type PostgresPoolClient } from "kysely";
 import pg from "pg";
+import { CHECKPOINT_DEFAULTS, startCheckpointer } from "./checkpointer.js";
 import { databaseFailure } from "./failures.js";
 import type { Database } from "./schema.js";
 
@@ -19,7 +20,14 @@ export interface Storage {
 /** PostgreSQL returns int8 as text by default; our times are milliseconds, well inside 2^53. */
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
-export function openSqlite(file: string): Storage {
+export interface SqliteOptions {
+  /** How often the worker thread checkpoints the WAL (src/storage/checkpointer.ts); tests shorten it. */
+  checkpointIntervalMs?: number;
+  /** Told when the checkpoint worker fails (the server's in-line checkpoint still bounds the WAL). */
+  onCheckpointerError?: (error: Error) => void;
+}
+
+export function openSqlite(file: string, options: SqliteOptions = {}): Storage {
   if (file !== ":memory:") mkdirSync(join(file, ".."), { recursive: true });
   const sqlite = new SQLite(file);
   sqlite.pragma("journal_mode = WAL");
@@ -30,8 +38,21 @@ export function openSqlite(file: string): Storage {
   // small page cache: with 10^6 tokens a lookup by digest touches pages all over the table. The pages are
   // the kernel's page cache, shared and reclaimable, not the process's heap.
   sqlite.pragma("mmap_size = 1073741824");
+  // Checkpoints run in a worker thread (src/storage/checkpointer.ts); the in-line one, rarer, bounds the WAL.
+  sqlite.pragma(`wal_autocheckpoint = ${CHECKPOINT_DEFAULTS.autocheckpointPages}`);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, dialect: "sqlite", close: () => db.destroy() };
+  if (file === ":memory:") return { db, dialect: "sqlite", close: () => db.destroy() };
+  const checkpointer = startCheckpointer(
+    file,
+    { intervalMs: options.checkpointIntervalMs },
+    options.onCheckpointerError,
+  );
+  return {
+    db,
+    dialect: "sqlite",
+    // The worker's connection first: the last connection to close checkpoints the whole WAL and removes it.
+    close: () => checkpointer.stop().then(() => db.destroy()),
+  };
 }
 
 /**
@@ -171,12 +192,15 @@ function preparedName(client: object, sql: string): string | undefined {
 const sha1 = (text: string) => hash("sha1", text, "base64url").slice(0, 20);
 
 /** SQLite file under the data dir unless DATABASE_URL names a PostgreSQL database. */
-export function openStorage(options: {
-  databaseUrl: string | undefined;
-  dataDir: string;
-  databasePoolSize?: number;
-}): Storage {
+export function openStorage(
+  options: {
+    databaseUrl: string | undefined;
+    dataDir: string;
+    databasePoolSize?: number;
+  },
+  sqlite: SqliteOptions = {},
+): Storage {
   return options.databaseUrl
     ? openPostgres(options.databaseUrl, { max: options.databasePoolSize ?? POSTGRES_DEFAULTS.max })
-    : openSqlite(join(options.dataDir, "conduit.sqlite"));
+    : openSqlite(join(options.dataDir, "conduit.sqlite"), sqlite);
 }
