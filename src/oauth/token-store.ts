@@ -19,7 +19,19 @@ export interface TokenStoreOptions {
   cacheSize?: number;
   /** Largest number of rows written by one grouped INSERT. */
   maxBatch?: number;
+  /** Most grouped INSERTs in flight at once; the rows issued meanwhile wait for the next one. */
+  maxInFlight?: number;
 }
+
+/**
+ * Grouped INSERTs in flight at once, by dialect (issue 10). On PostgreSQL, two: the tokens issued while
+ * they run wait for the next one, which groups more rows per commit than the ten a full pool would carry,
+ * for less CPU in PostgreSQL per token issued. Measured (client_credentials issuance, 8 s rounds, the three
+ * settings alternating): 2 in flight beat no bound in each of 6 rounds (by 5 to 30 %), with PostgreSQL's
+ * CPU per token 36-52 µs against 51-92 µs; 1 in flight grouped 25 rows per commit but waited on each round
+ * trip. SQLite's driver is synchronous (one INSERT at a time anyway): no bound.
+ */
+export const INSERTS_IN_FLIGHT = { sqlite: Infinity, postgres: 2 } as const;
 
 /**
  * The token repository as the endpoints use it:
@@ -27,7 +39,8 @@ export interface TokenStoreOptions {
  *   once (a rotation or a sweep changes nothing it holds: see markRotated and deleteExpired) (a generation counter keeps a read that raced a revocation out of the cache), so
  *   a revocation still takes effect on the very next request;
  * - inserts issued in the same tick are grouped into one INSERT (one commit), and each caller is answered
- *   only once its rows are durable.
+ *   only once its rows are durable; with `maxInFlight` INSERTs running, the next groups all issued until
+ *   one of them ends.
  */
 export class TokenStore implements TokenRepository {
   private readonly cache: LRUCache<string, TokenWithClient> | undefined;
@@ -36,6 +49,7 @@ export class TokenStore implements TokenRepository {
   private readonly freshUntil = new WeakMap<TokenWithClient, number>();
   private queue: { records: TokenRecord[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private scheduled = false;
+  private inFlight = 0;
 
   constructor(
     private readonly inner: TokenRepository,
@@ -85,15 +99,28 @@ export class TokenStore implements TokenRepository {
   insert(records: TokenRecord[]): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ records, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= (this.options.maxInFlight ?? Infinity)) return;
+    this.scheduled = true;
+    setImmediate(() => void this.flush());
   }
 
   private async flush(): Promise<void> {
     this.scheduled = false;
+    this.inFlight++;
+    try {
+      await this.drain();
+    } finally {
+      this.inFlight--;
+      if (this.queue.length > 0) this.schedule();
+    }
+  }
+
+  private async drain(): Promise<void> {
     const max = this.options.maxBatch ?? 500;
     while (this.queue.length > 0) {
       const batch: typeof this.queue = [];

@@ -136,3 +136,73 @@ describe("the token store's cache of access tokens", () => {
     expect(await lookUp("digest-x2")).toEqual({ active: true, read: true });
   });
 });
+
+/**
+ * Grouped INSERTs with a bound on how many run at once (INSERTS_IN_FLIGHT on PostgreSQL): the tokens
+ * issued meanwhile wait, are grouped into the next INSERT, and each caller is answered only once its own
+ * rows are written.
+ */
+describe("the token store's grouped inserts in flight", () => {
+  const row = (id: string) => ({ id }) as TokenRecord;
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+  function fakeRepository() {
+    const calls: { ids: string[]; done: () => void }[] = [];
+    const repo = {
+      insert: (records: TokenRecord[]) =>
+        new Promise<void>((done) => calls.push({ ids: records.map((r) => r.id), done })),
+    } as unknown as KyselyTokenRepository;
+    return { calls, repo };
+  }
+
+  it("runs at most maxInFlight INSERTs and groups what was issued meanwhile into the next", async () => {
+    const { calls, repo } = fakeRepository();
+    const store = new TokenStore(repo, new ChangeFeed(pino({ level: "silent" })), {
+      cacheMs: 0,
+      maxInFlight: 2,
+    });
+    const answered: string[] = [];
+    const issue = (id: string) => store.insert([row(id)]).then(() => void answered.push(id));
+    const all = [issue("a")];
+    await turn();
+    all.push(issue("b"));
+    await turn();
+    expect(calls.map((c) => c.ids)).toEqual([["a"], ["b"]]);
+    // Two in flight: these wait, whatever the number of turns.
+    for (const id of ["c", "d", "e"]) {
+      all.push(issue(id));
+      await turn();
+    }
+    expect(calls).toHaveLength(2);
+    calls[0]!.done();
+    await turn();
+    await turn();
+    expect(answered).toEqual(["a"]);
+    expect(calls.map((c) => c.ids)).toEqual([["a"], ["b"], ["c", "d", "e"]]);
+    calls[2]!.done();
+    await turn();
+    // c, d and e are written; b is not yet, and its caller still waits.
+    expect(answered).toEqual(["a", "c", "d", "e"]);
+    // A token issued now, with one INSERT in flight, starts the second at once.
+    all.push(issue("f"));
+    await turn();
+    expect(calls.map((c) => c.ids).at(-1)).toEqual(["f"]);
+    calls[1]!.done();
+    calls[3]!.done();
+    await Promise.all(all);
+    expect(answered.sort()).toEqual(["a", "b", "c", "d", "e", "f"]);
+  });
+
+  it("starts an INSERT per turn of the loop without a bound (SQLite)", async () => {
+    const { calls, repo } = fakeRepository();
+    const store = new TokenStore(repo, new ChangeFeed(pino({ level: "silent" })), { cacheMs: 0 });
+    const all: Promise<void>[] = [];
+    for (const id of ["a", "b", "c"]) {
+      all.push(store.insert([row(id)]));
+      await turn();
+    }
+    expect(calls.map((c) => c.ids)).toEqual([["a"], ["b"], ["c"]]);
+    for (const call of calls) call.done();
+    await Promise.all(all);
+  });
+});
