@@ -35,8 +35,15 @@ db.pragma("busy_timeout = 0");
 const checkpoint = () => {
   try {
     db.pragma("wal_checkpoint(PASSIVE)");
-  } catch {
-    // SQLITE_BUSY (another checkpoint under way): the next turn copies what this one did not.
+  } catch (error) {
+    // SQLITE_BUSY (another checkpoint under way): the next turn copies what this one did not. Anything
+    // else ends the worker, and is reported (onError): the server's in-line checkpoint goes on alone.
+    if (error.code !== "SQLITE_BUSY") {
+      clearInterval(timer);
+      db.close();
+      // A plain Error: better-sqlite3's own class does not survive the way to the main thread.
+      throw new Error(\`SQLite checkpoint: \${error.code}: \${error.message}\`);
+    }
   }
 };
 const timer = setInterval(checkpoint, workerData.intervalMs);

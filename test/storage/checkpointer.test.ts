@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
@@ -97,5 +97,18 @@ describe("SQLite WAL checkpoints", () => {
     await checkpointer.stop();
     expect(errors).toHaveLength(1);
     expect(errors[0]?.message).toMatch(/directory does not exist/);
+  });
+
+  it("ends the worker and reports an error that is not SQLITE_BUSY", async () => {
+    const notADatabase = join(dir, "notes.txt");
+    writeFileSync(
+      notADatabase,
+      "this is not a SQLite database, and is long enough to have a header ".repeat(20),
+    );
+    const errors: Error[] = [];
+    const checkpointer = startCheckpointer(notADatabase, { intervalMs: 20 }, (e) => errors.push(e));
+    expect(await until(() => errors.length > 0, 5_000)).toBe(true);
+    expect(errors[0]?.message).toMatch(/not a database/);
+    await checkpointer.stop();
   });
 });
