@@ -23,7 +23,7 @@ const ROUTE = "/invoke/*";
  * The hot path of `/invoke`, in front of Fastify (issue 10). It takes a request only when all of the
  * following hold:
  * - it is a plain GET (PLAIN_INVOKE): no query string, no percent-encoding, no body headers;
- * - it carries exactly one Authorization header;
+ * - it carries an Authorization header (of two, the first counts, as on Fastify's route);
  * - the authentication chain recognises those credentials from memory (`AuthenticationChain.cached`): a
  *   Basic password or a bearer token this keep-alive connection proved before and that is still current.
  *   That memory is forgotten on every change to tokens, clients, users or settings, so a revocation, a
@@ -52,8 +52,17 @@ export class FastInvoke {
     const url = request.url;
     if (request.method !== "GET" || this.closing || url === undefined || !PLAIN_INVOKE.test(url))
       return false;
-    const authorization = plainAuthorization(request.rawHeaders);
-    if (authorization === undefined) return false;
+    // Node has built request.headers already (it checks Host and Expect there before this runs). Of two
+    // Authorization headers it keeps the first, as Fastify's route then would.
+    const headers = request.headers;
+    const authorization = headers.authorization;
+    // A request that declares a body (Fastify reads and refuses those) goes to Fastify.
+    if (
+      authorization === undefined ||
+      headers["content-length"] !== undefined ||
+      headers["transfer-encoding"] !== undefined
+    )
+      return false;
     const socket = request.socket;
     const principal = this.conduit.auth.cached({
       authorization,
@@ -155,25 +164,4 @@ class RawSource {
   get headers(): Record<string, string | string[] | undefined> {
     return this.request.headers;
   }
-}
-
-/**
- * The Authorization header from the raw header list, without building `request.headers`; undefined when
- * there is none, when there are two (Node keeps the first, Fastify's route decides that case), or when
- * the request declares a body (Content-Length, Transfer-Encoding: Fastify reads and refuses those).
- */
-function plainAuthorization(raw: string[]): string | undefined {
-  let authorization: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 13 && name.toLowerCase() === "authorization") {
-      if (authorization !== undefined) return undefined;
-      authorization = raw[i + 1];
-    } else if (
-      (name.length === 14 && name.toLowerCase() === "content-length") ||
-      (name.length === 17 && name.toLowerCase() === "transfer-encoding")
-    )
-      return undefined;
-  }
-  return authorization;
 }

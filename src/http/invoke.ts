@@ -44,8 +44,19 @@ export function outputJson(output: Pipeline): string {
   return containsBytes(output, 0) ? JSON.stringify(output, jsonReplacer) : JSON.stringify(output);
 }
 
+/**
+ * Paths already turned into service names (only valid ones), so that a client calling the same services
+ * again does not have each name derived and checked again: a Map look-up instead of a search, a slice, a
+ * concatenation and a regular expression (issue 10). Bounded: emptied when full, so a client sending ever
+ * new paths holds at most MAX_KNOWN_PATHS of them (each at most the router's maxParamLength, 1024).
+ */
+const knownPaths = new Map<string, string>();
+const MAX_KNOWN_PATHS = 1024;
+
 /** `a.b/c` or `a.b:c` → `a.b:c`. Folder and service names are case-sensitive, as in IS. */
 export function serviceNameFromPath(decoded: string): string {
+  const known = knownPaths.get(decoded);
+  if (known !== undefined) return known;
   // The router has decoded the path already (a bad percent-encoding is its 400): never decode twice.
   const slash = decoded.lastIndexOf("/");
   const name = decoded.includes(":")
@@ -55,6 +66,8 @@ export function serviceNameFromPath(decoded: string): string {
       : "";
   if (!/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*:[A-Za-z_][\w-]*$/.test(name))
     throw new NotFoundError("service_not_found", `"${decoded}" is not a service name (folder.sub/service)`);
+  if (knownPaths.size >= MAX_KNOWN_PATHS) knownPaths.clear();
+  knownPaths.set(decoded, name);
   return name;
 }
 
@@ -129,7 +142,13 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
 function containsBytes(value: unknown, depth: number): boolean {
   if (value instanceof Uint8Array) return true;
   if (depth > 64 || value === null || typeof value !== "object") return false;
-  for (const v of Array.isArray(value) ? value : Object.values(value))
-    if (containsBytes(v, depth + 1)) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (containsBytes(value[i], depth + 1)) return true;
+    return false;
+  }
+  // for…in, not Object.values: no array built per object on every answer. It also visits inherited
+  // enumerable properties, which JSON.stringify leaves out; a byte value found there only means the
+  // replacer runs, and the JSON is the same.
+  for (const key in value) if (containsBytes((value as Record<string, unknown>)[key], depth + 1)) return true;
   return false;
 }
