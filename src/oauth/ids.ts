@@ -1,8 +1,20 @@
 import { randomToken, sha256 } from "../kernel/crypto.js";
 
-/** Milliseconds since the epoch in base 36, fixed width (9 characters until the year 5188). */
+let prefixAt = -1;
+let prefix = "";
+
+/**
+ * Milliseconds since the epoch in base 36, fixed width (9 characters until the year 5188). The last one
+ * is kept: under load many identifiers are made in the same millisecond, and a number in base 36 is
+ * formatted by V8's runtime, not inline (issue 10: about 1.7 µs of each token issuance went there).
+ */
 function timePrefix(): string {
-  return Date.now().toString(36).padStart(9, "0");
+  const now = Date.now();
+  if (now !== prefixAt) {
+    prefixAt = now;
+    prefix = now.toString(36).padStart(9, "0");
+  }
+  return prefix;
 }
 
 const PREFIX_LENGTH = 9;

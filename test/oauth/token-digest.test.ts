@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { sha256 } from "../../src/kernel/crypto.js";
-import { opaqueToken, tokenDigest } from "../../src/oauth/ids.js";
+import { opaqueToken, timeOrderedId, tokenDigest } from "../../src/oauth/ids.js";
 import { toRow, type TokenRecord } from "../../src/oauth/tokens.js";
 import { basic, DATABASES, startServer, type TestServer } from "../support/server.js";
 import { createClient, form, seed, USER } from "./support.js";
@@ -15,6 +15,24 @@ describe("opaque tokens and their stored keys (src/oauth/ids.ts)", () => {
     expect(issued).toBeGreaterThanOrEqual(before);
     expect(issued).toBeLessThanOrEqual(Date.now());
     expect(new Set(Array.from({ length: 1000 }, opaqueToken)).size).toBe(1000);
+  });
+
+  it("takes the prefix from the clock at each issuance, within one millisecond and across one", () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(1_700_000_000_000);
+      const tokens = [opaqueToken(), opaqueToken()];
+      vi.setSystemTime(1_700_000_000_001);
+      tokens.push(opaqueToken());
+      expect(tokens.map((t) => parseInt(t.slice(0, 9), 36))).toEqual([
+        1_700_000_000_000, 1_700_000_000_000, 1_700_000_000_001,
+      ]);
+      expect(timeOrderedId().slice(0, 9)).toBe(tokens[2]!.slice(0, 9));
+      vi.setSystemTime(1_600_000_000_000); // a clock set back is followed too
+      expect(parseInt(opaqueToken().slice(0, 9), 36)).toBe(1_600_000_000_000);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("keys a new token by its prefix and its SHA-256, so that keys of later tokens sort after earlier ones", async () => {
