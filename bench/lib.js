@@ -244,6 +244,43 @@ export async function startBare(body, { tls } = {}) {
  * and the run goes on until it has settled and for at least one more second (and `duration` in all), so
  * that requests it held up are answered, and counted, inside the run.
  */
+/** The machine's CPU time so far, all cores, in clock ticks: [busy, total] (/proc/stat's first line). */
+function cpuTicks() {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  // idle and iowait are not busy.
+  return [total - fields[3] - (fields[4] ?? 0), total];
+}
+
+export const QUIET_BUSY = Number(process.env.BENCH_QUIET_BUSY ?? 0.15);
+export const QUIET_MAX_MS = Number(process.env.BENCH_QUIET_MAX_MS ?? 15_000);
+
+/**
+ * Waits until the machine is quiet: less than QUIET_BUSY of its CPU busy over 250 ms (default 15 %), or
+ * QUIET_MAX_MS (15 s) at most. What runs on from the measurement before (PostgreSQL's autovacuum and
+ * checkpoints after the issuance scenarios' inserts, a checkpoint of SQLite's WAL, a server's garbage
+ * collection, a process that is exiting) then does not take CPU from the next one, subject or reference
+ * alike: the load generator and the server share the same few cores. Answers how long it waited (ms), or
+ * 0 where /proc/stat cannot be read.
+ */
+export async function waitForQuiet() {
+  const started = Date.now();
+  let before;
+  try {
+    before = cpuTicks();
+  } catch {
+    return 0;
+  }
+  while (Date.now() - started < QUIET_MAX_MS) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = cpuTicks();
+    const busy = (now[0] - before[0]) / Math.max(1, now[1] - before[1]);
+    before = now;
+    if (busy < QUIET_BUSY) break;
+  }
+  return Date.now() - started;
+}
+
 export async function measure({
   url,
   method = "GET",
@@ -255,6 +292,7 @@ export async function measure({
   during,
 }) {
   const options = { url, method, headers, body, connections, ...(requests ? { requests } : {}) };
+  const quietAfterMs = await waitForQuiet();
   // A short warm-up so JIT and caches settle before the measured run.
   await autocannon({ ...options, duration: 1 });
   let result;
@@ -281,6 +319,7 @@ export async function measure({
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
     duration: result.duration,
+    quietAfterMs,
     ...(extra === undefined ? {} : { during: extra }),
   };
 }
@@ -320,6 +359,11 @@ export async function compare(name, subject, reference, { goal, label } = {}) {
   console.log(
     `  (best of ${ROUNDS} rounds each; per-round ratios: ${perRound.map((x) => x.toFixed(2)).join(", ")})`,
   );
+  const waited = [...references, ...subjects].map((m) => m.quietAfterMs);
+  if (waited.some((ms) => ms >= 1000))
+    console.log(
+      `  (waited for a quiet machine before each run: ${waited.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(", ")}; reference and subject alternate)`,
+    );
   const memory = [...conduits].map((c) => c.memory()).find(Boolean);
   record("comparisons", {
     name,

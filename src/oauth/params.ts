@@ -50,6 +50,6 @@ export function requiredParam(params: Params, name: string, options: { max?: num
 
 /** Every parameter present once at most (checked up front so no step reads a repeated one). */
 export function refuseRepeated(params: Params): void {
-  for (const [name, value] of Object.entries(params))
-    if (Array.isArray(value)) throw invalidRequest(`${name} must not be repeated`);
+  for (const name in params)
+    if (Array.isArray(params[name])) throw invalidRequest(`${name} must not be repeated`);
 }

@@ -1,5 +1,6 @@
 import {
   CompiledQuery,
+  PostgresAdapter,
   sql,
   type ExpressionBuilder,
   type Kysely,
@@ -97,10 +98,14 @@ export interface TokenRepositoryOptions {
 }
 
 export class KyselyTokenRepository implements TokenRepository {
+  private readonly postgres: boolean;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly options: TokenRepositoryOptions = {},
-  ) {}
+  ) {
+    this.postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  }
 
   async insert(tokens: TokenRecord[]): Promise<void> {
     if (tokens.length === 0) return;
@@ -140,6 +145,12 @@ export class KyselyTokenRepository implements TokenRepository {
    */
   insertQuery(tokens: TokenRecord[]): CompiledQuery {
     const rows = tokens.map(toRow);
+    if (this.postgres) {
+      // JSON.stringify escapes only lone surrogates as \ud…, which PostgreSQL's json refuses; pg sends
+      // them as U+FFFD instead. Such a batch (or one with that text in a value) takes the query below.
+      const json = JSON.stringify(rows);
+      if (!json.includes("\\ud")) return CompiledQuery.raw(POSTGRES_JSON_INSERT, [json]);
+    }
     if (rows.length > INSERT_SQL_ROWS) return this.db.insertInto("oauth_tokens").values(rows).compile();
     let text = this.insertSql.get(rows.length);
     if (text === undefined) {
@@ -397,6 +408,18 @@ export const TOKEN_COLUMNS = [
   "rotated_at",
   "cnf_x5t_s256",
 ] as const satisfies readonly (keyof OAuthTokensTable)[];
+
+/**
+ * PostgreSQL: a batch of token rows as one JSON parameter, whatever the batch's size. One statement text,
+ * so it is prepared once per connection, where a multi-row VALUES is a long text for each row count, too
+ * long to be kept prepared; and pg writes one string instead of 13 values a row. Measured on token
+ * issuance (issue 10; 50 connections, the two builds alternating, 6 rounds of 5 s):
+ * Conduit's CPU per token 68.1 → 64.4 µs (mean), PostgreSQL's unchanged (about 24 µs).
+ */
+const TOKEN_COLUMN_LIST = TOKEN_COLUMNS.map((c) => `"${c}"`).join(", ");
+const POSTGRES_JSON_INSERT =
+  `insert into "oauth_tokens" (${TOKEN_COLUMN_LIST}) ` +
+  `select ${TOKEN_COLUMN_LIST} from json_populate_recordset(null::"oauth_tokens", $1::json)`;
 
 export function toRow(token: TokenRecord): OAuthTokensTable {
   return {

@@ -137,6 +137,50 @@ describe.each(DATABASES)("OAuth repositories (%s)", (database) => {
     expect(await repo.revoke("t2", 2_000)).toBe(false);
   });
 
+  it("stores every field of a batch exactly: large numbers, nulls, Unicode, quotes, backslashes, JSON-like text", async () => {
+    // On PostgreSQL a batch goes as one JSON parameter (KyselyTokenRepository.insertQuery); a value whose
+    // JSON would hold \u-escapes of lone surrogates goes as VALUES, and is stored as pg writes it (U+FFFD).
+    const repo = new KyselyTokenRepository(storage.db);
+    const odd = [
+      token("u1", { username: 'Zoë "名前" \\ back\\slash \n tab\t 🎉', newGrant: true, grantId: "gu1" }),
+      token("u2", {
+        username: undefined,
+        scopes: [],
+        expiresAt: undefined,
+        issuedAt: 8_640_000_000_000,
+        refreshCount: 2_147_483_647,
+        rotatedAt: 8_639_999_999_999,
+        certificateThumbprint: "x5t#S256",
+        newGrant: true,
+        grantId: "gu2",
+      }),
+      token("u3", { username: '{"a":[1,null]}', kind: "refresh", newGrant: true, grantId: "gu3" }),
+    ];
+    expect(repo.insertQuery(odd).sql.includes("json_populate_recordset")).toBe(database === "postgres");
+    await repo.insert(odd);
+    const storedAsIs = async (records: TokenRecord[]) => {
+      for (const { newGrant: _, ...stored } of records)
+        expect(await repo.findByDigest(stored.digest)).toEqual({ ...stored, clientEnabled: true });
+    };
+    await storedAsIs(odd);
+    const escaped = [
+      token("u4", { username: "lone \ud800 surrogate", newGrant: true, grantId: "gu4" }),
+      token("u5", {
+        username: "fine",
+        certificateThumbprint: "x5t-\\ud800-literal",
+        newGrant: true,
+        grantId: "gu5",
+      }),
+    ];
+    expect(repo.insertQuery(escaped).sql).not.toContain("json_populate_recordset");
+    await repo.insert(escaped);
+    await storedAsIs(escaped.slice(1));
+    // pg writes a lone surrogate as one U+FFFD; better-sqlite3 as three bytes that read back as three.
+    expect((await repo.findByDigest("digest-u4"))?.username).toBe(
+      database === "postgres" ? "lone \ufffd surrogate" : "lone \ufffd\ufffd\ufffd surrogate",
+    );
+  });
+
   it("stores rows of a new family without the grant lock, and still refuses a revoked family beside them", async () => {
     const repo = new KyselyTokenRepository(storage.db);
     // The shortcut (no grant row, no transaction) when every row is of a freshly minted family.
