@@ -237,13 +237,6 @@ export async function startBare(body, { tls } = {}) {
   };
 }
 
-/**
- * Measures one endpoint: requests per second (mean), p99 and max latency in ms, errors and non-2xx answers.
- * `requests` (autocannon's: a `setupRequest` there builds each request anew, e.g. with a token of its own)
- * is passed through. `during()`, when given, is started once the measured run has begun (after the warm-up),
- * and the run goes on until it has settled and for at least one more second (and `duration` in all), so
- * that requests it held up are answered, and counted, inside the run.
- */
 /** The machine's CPU time so far, all cores, in clock ticks: [busy, total] (/proc/stat's first line). */
 function cpuTicks() {
   const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0].trim().split(/\s+/).slice(1).map(Number);
@@ -281,6 +274,13 @@ export async function waitForQuiet() {
   return Date.now() - started;
 }
 
+/**
+ * Measures one endpoint: requests per second (mean), p99 and max latency in ms, errors and non-2xx answers.
+ * `requests` (autocannon's: a `setupRequest` there builds each request anew, e.g. with a token of its own)
+ * is passed through. `during()`, when given, is started once the measured run has begun (after the warm-up),
+ * and the run goes on until it has settled and for at least one more second (and `duration` in all), so
+ * that requests it held up are answered, and counted, inside the run.
+ */
 export async function measure({
   url,
   method = "GET",
