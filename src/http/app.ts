@@ -9,6 +9,7 @@ import { consoleRoutes } from "./console.js";
 import { clientErrorHandler, sendError } from "./errors.js";
 import { externalServerRoutes } from "./external-servers-api.js";
 import { FastInvoke } from "./fast-invoke.js";
+import { FastOAuth } from "./fast-oauth.js";
 import { registerFormParser } from "./form.js";
 import { invokeRoutes } from "./invoke.js";
 import { oauthEndpointRoutes } from "./oauth-endpoints.js";
@@ -24,13 +25,18 @@ export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
   const log = conduit.log;
   const metrics = externalServersOf(conduit)?.metrics;
   if (!metrics) throw new TypeError("installExternalServers must run before buildApp");
-  const fast = new FastInvoke(conduit, log, (status) => metrics.countResponse(status));
+  const countResponse = (status: number) => metrics.countResponse(status);
+  const oauth = oauthOf(conduit);
+  const fast = new FastInvoke(conduit, log, countResponse);
+  const fastOAuth = new FastOAuth(oauth.server, conduit.config.bodyLimit, countResponse);
+  const front: FastPath[] = [fast, fastOAuth];
   const app = Fastify({
     // Fastify's own HTTP server (the settings below are the ones Fastify gives the server it makes),
-    // with the hot path of /invoke in front of its routing (src/http/fast-invoke.ts).
+    // with the hot paths of /invoke and of the token, introspection and revocation endpoints in front of its
+    // routing (src/http/fast-invoke.ts, src/http/fast-oauth.ts).
     serverFactory: (routing, options) => {
       const settings = options as unknown as ServerSettings;
-      const server = createServer(settings.http ?? {}, frontHandler(fast, routing));
+      const server = createServer(settings.http ?? {}, frontHandler(front, routing));
       server.keepAliveTimeout = settings.keepAliveTimeout;
       server.requestTimeout = settings.requestTimeout;
       server.setTimeout(settings.connectionTimeout);
@@ -52,10 +58,11 @@ export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
   });
   fronts.set(app, {
     fast,
-    handler: frontHandler(fast, (request, response) => app.routing(request, response)),
+    fastOAuth,
+    handler: frontHandler(front, (request, response) => app.routing(request, response)),
   });
   app.addHook("preClose", async () => {
-    fast.closing = true;
+    for (const path of front) path.closing = true;
   });
   recordRoutes(app);
   registerFormParser(app);
@@ -70,7 +77,6 @@ export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
   app.get("/health", async () => ({ status: "ok" }));
   await app.register(invokeRoutes, { conduit });
   await app.register(adminApiRoutes, { conduit, prefix: "/admin/api" });
-  const oauth = oauthOf(conduit);
   await app.register(oauthEndpointRoutes, { server: oauth.server, conduit });
   await app.register(externalServerRoutes, { conduit });
   await app.register(openApiRoutes, { conduit });
@@ -106,21 +112,31 @@ interface ServerSettings {
 
 type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
 
-const fronts = new WeakMap<FastifyInstance, { fast: FastInvoke; handler: RequestHandler }>();
+/** A hot path in front of Fastify: answers a request itself (true), or leaves it to Fastify (false). */
+interface FastPath {
+  closing: boolean;
+  handle(request: IncomingMessage, response: ServerResponse): boolean;
+}
 
-function frontHandler(fast: FastInvoke, routing: RequestHandler): RequestHandler {
-  let first = true;
+const fronts = new WeakMap<
+  FastifyInstance,
+  { fast: FastInvoke; fastOAuth: FastOAuth; handler: RequestHandler }
+>();
+
+function frontHandler(front: FastPath[], routing: RequestHandler): RequestHandler {
+  const [first, second] = front as [FastPath, FastPath];
+  let held = false;
   return (request, response) => {
-    if (first) {
-      first = false;
+    if (!held) {
+      held = true;
       // Their hidden classes stay alive with them (src/kernel/tick-maps.ts).
       holdForever(request, response);
     }
-    if (!fast.handle(request, response)) routing(request, response);
+    if (!first.handle(request, response) && !second.handle(request, response)) routing(request, response);
   };
 }
 
-/** What a listener of this application hands its requests to: the fast path of /invoke, then Fastify. */
+/** What a listener of this application hands its requests to: the fast paths, then Fastify. */
 export function requestHandlerOf(app: FastifyInstance): RequestHandler {
   const front = fronts.get(app);
   if (!front) throw new TypeError("not an application of buildApp");
@@ -130,4 +146,9 @@ export function requestHandlerOf(app: FastifyInstance): RequestHandler {
 /** The /invoke fast path of an application (tests read how many requests it has taken). */
 export function fastInvokeOf(app: FastifyInstance): FastInvoke | undefined {
   return fronts.get(app)?.fast;
+}
+
+/** The OAuth endpoints' fast path of an application (tests read how many requests it has taken). */
+export function fastOAuthOf(app: FastifyInstance): FastOAuth | undefined {
+  return fronts.get(app)?.fastOAuth;
 }

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from "node:http";
+import { TLSSocket } from "node:tls";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Conduit } from "../conduit.js";
 import type { OAuthServer } from "../oauth/context.js";
@@ -60,6 +62,9 @@ const ROUTES: Route[] = [
   },
   { url: "/invoke/pub.oauth/revokeToken", methods: ["POST"], endpoint: revocationEndpoint, isName: true },
 ];
+
+/** The media type of every JSON answer of the OAuth endpoints. */
+export const JSON_TYPE = "application/json; charset=utf-8";
 
 const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
 /** A body in a media type no parser takes; the endpoints refuse it with an OAuth error. */
@@ -138,11 +143,7 @@ function toOAuthRequest(request: FastifyRequest, isName: boolean): OAuthRequest 
     bodyType = "json";
     if (isName) body = jsonParams(raw);
   } else bodyType = "other";
-  const header = (name: string): string | undefined => {
-    const value = request.headers[name];
-    return Array.isArray(value) ? value.join(", ") : value;
-  };
-  return {
+  return oauthRequestOf(request.raw, {
     method: request.method === "HEAD" ? "GET" : request.method,
     path: request.url.slice(0, queryIndex < 0 ? undefined : queryIndex),
     query,
@@ -150,15 +151,43 @@ function toOAuthRequest(request: FastifyRequest, isName: boolean): OAuthRequest 
     jsonBody: bodyType === "json" ? raw : undefined,
     bodyType,
     mergeQuery: isName,
+  });
+}
+
+/**
+ * An OAuth request from Node's request and what was read of its URL and body, on Fastify's routes and on
+ * the fast path alike (src/http/fast-oauth.ts). With trustProxy off, as Conduit runs Fastify, Fastify's
+ * `request.ip` is the socket's remote address and its `request.protocol` is https exactly on a TLS socket;
+ * `request.headers` is Node's object.
+ */
+export function oauthRequestOf(
+  raw: IncomingMessage,
+  parts: Pick<OAuthRequest, "method" | "path" | "query" | "body" | "jsonBody" | "bodyType" | "mergeQuery">,
+): OAuthRequest {
+  const headers = raw.headers;
+  const header = (name: string): string | undefined => {
+    const value = headers[name];
+    return Array.isArray(value) ? value.join(", ") : value;
+  };
+  const socket = raw.socket;
+  const ip = socket.remoteAddress ?? "";
+  return {
+    method: parts.method,
+    path: parts.path,
+    query: parts.query,
+    body: parts.body,
+    jsonBody: parts.jsonBody,
+    bodyType: parts.bodyType,
+    mergeQuery: parts.mergeQuery,
     authorization: header("authorization"),
     cookie: header("cookie"),
     accept: header("accept"),
-    ip: request.ip,
-    connection: request.raw.socket,
-    clientCertificate: peerCertificate(request.raw.socket),
-    tls: request.protocol === "https",
+    ip,
+    connection: socket,
+    clientCertificate: peerCertificate(socket),
+    tls: socket instanceof TLSSocket,
     forwardedProto: header("x-forwarded-proto"),
-    loopback: isLoopbackAddress(request.socket.remoteAddress ?? ""),
+    loopback: isLoopbackAddress(ip),
   };
 }
 
@@ -178,10 +207,7 @@ function send(reply: FastifyReply, response: OAuthResponse): FastifyReply {
   reply.headers(response.headers ?? {});
   switch (response.kind) {
     case "json":
-      return reply
-        .code(response.status)
-        .type("application/json; charset=utf-8")
-        .send(JSON.stringify(response.body));
+      return reply.code(response.status).type(JSON_TYPE).send(JSON.stringify(response.body));
     case "html":
       return reply.code(response.status).send(response.html);
     case "redirect":
@@ -198,6 +224,20 @@ function sendOAuthError(
   reply: FastifyReply,
   error: unknown,
 ): FastifyReply {
+  const answer = oauthErrorAnswer(server, error, request.routeOptions.url);
+  return reply.code(answer.status).headers(answer.headers).send(answer.body);
+}
+
+/**
+ * The answer to a failure on an OAuth endpoint, on Fastify's routes and on the fast path alike: the
+ * endpoint's OAuth error, Fastify's own 4xx errors as invalid_request, a database that is down as
+ * temporarily_unavailable (503), anything else as server_error (500, logged with `url`, the route).
+ */
+export function oauthErrorAnswer(
+  server: OAuthServer,
+  error: unknown,
+  url: string | undefined,
+): { status: number; headers: Record<string, string>; body: string } {
   let oauth: OAuthError;
   if (error instanceof OAuthError) oauth = error;
   else {
@@ -214,15 +254,15 @@ function sendOAuthError(
         "retry-after": "5",
       });
     } else {
-      server.log.error({ err: error, url: request.routeOptions.url }, "OAuth endpoint failed");
+      server.log.error({ err: error, url }, "OAuth endpoint failed");
       oauth = new OAuthError("server_error", "the server could not complete the request", 500);
     }
   }
-  return reply
-    .code(oauth.status)
-    .headers({ ...NO_STORE, ...oauth.headers })
-    .type("application/json; charset=utf-8")
-    .send(JSON.stringify(oauth.body()));
+  return {
+    status: oauth.status,
+    headers: { ...NO_STORE, ...oauth.headers, "content-type": JSON_TYPE },
+    body: JSON.stringify(oauth.body()),
+  };
 }
 
 function clientMessage(error: FastifyError): string {
