@@ -29,7 +29,7 @@ export async function buildApp(conduit: Conduit): Promise<FastifyInstance> {
   const oauth = oauthOf(conduit);
   const fast = new FastInvoke(conduit, log, countResponse);
   const fastOAuth = new FastOAuth(oauth.server, conduit.config.bodyLimit, countResponse);
-  const front: FastPath[] = [fast, fastOAuth];
+  const front: readonly FastPath[] = [fast, fastOAuth];
   const app = Fastify({
     // Fastify's own HTTP server (the settings below are the ones Fastify gives the server it makes),
     // with the hot paths of /invoke and of the token, introspection and revocation endpoints in front of its
@@ -123,8 +123,7 @@ const fronts = new WeakMap<
   { fast: FastInvoke; fastOAuth: FastOAuth; handler: RequestHandler }
 >();
 
-function frontHandler(front: FastPath[], routing: RequestHandler): RequestHandler {
-  const [first, second] = front as [FastPath, FastPath];
+function frontHandler(front: readonly FastPath[], routing: RequestHandler): RequestHandler {
   let held = false;
   return (request, response) => {
     if (!held) {
@@ -132,7 +131,8 @@ function frontHandler(front: FastPath[], routing: RequestHandler): RequestHandle
       // Their hidden classes stay alive with them (src/kernel/tick-maps.ts).
       holdForever(request, response);
     }
-    if (!first.handle(request, response) && !second.handle(request, response)) routing(request, response);
+    for (let i = 0; i < front.length; i++) if (front[i]!.handle(request, response)) return;
+    routing(request, response);
   };
 }
 
