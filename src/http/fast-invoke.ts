@@ -7,6 +7,7 @@ import { isPromise } from "../services/runtime.js";
 import type { Pipeline, ResponseControl } from "../services/types.js";
 import { errorAnswer } from "./errors.js";
 import { HttpTransport, JSON_TYPE, outputJson, serviceNameFromPath } from "./invoke.js";
+import { writeAnswer, type RawAnswer } from "./raw-answer.js";
 import { peerCertificate } from "./tls.js";
 
 /**
@@ -103,12 +104,12 @@ export class FastInvoke {
   }
 
   /** The answer to an output, as Fastify's route makes it (or the failure to make one). */
-  private success(output: Pipeline, control: ResponseControl): Answer {
+  private success(output: Pipeline, control: ResponseControl): RawAnswer {
     try {
       const body = outputJson(output);
       const status = control.status || 200;
       // As on Fastify's route: a reply's header names are case-insensitive, and the type is always JSON.
-      const headers: Answer["headers"] = { "content-type": JSON_TYPE };
+      const headers: RawAnswer["headers"] = { "content-type": JSON_TYPE };
       for (const name in control.headers)
         if (name.toLowerCase() !== "content-type") headers[name.toLowerCase()] = control.headers[name]!;
       // Fastify refuses a status outside 100-599 (a 500), Node only outside 100-999.
@@ -119,36 +120,15 @@ export class FastInvoke {
     }
   }
 
-  private send(response: ServerResponse, answer: Answer): void {
-    let { status, headers, body } = answer;
-    try {
-      headers["content-length"] = String(Buffer.byteLength(body));
-      response.writeHead(status, headers).end(body);
-    } catch (error) {
-      // A header value Node refuses: the error's answer instead, as Fastify's error handler would send.
-      ({ status, body, headers } = this.failure(error));
-      if (response.headersSent) return void response.destroy();
-      try {
-        headers["content-length"] = String(Buffer.byteLength(body));
-        response.writeHead(status, headers).end(body);
-      } catch {
-        // Nothing more can be said on this connection (and nothing may escape: this runs in callbacks).
-        return void response.destroy();
-      }
-    }
-    this.countResponse(status);
+  private send(response: ServerResponse, answer: RawAnswer): void {
+    const status = writeAnswer(response, answer, (error) => this.failure(error));
+    if (status !== undefined) this.countResponse(status);
   }
 
-  private failure(error: unknown): Answer {
+  private failure(error: unknown): RawAnswer {
     const { status, body, headers } = errorAnswer(this.log, error, ROUTE);
     return { status, body: JSON.stringify(body), headers: { ...headers, "content-type": JSON_TYPE } };
   }
-}
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[]>;
-  body: string;
 }
 
 /** The request as the service's transport reads it; its headers are only built if a service asks. */

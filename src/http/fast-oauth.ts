@@ -8,6 +8,7 @@ import type { OAuthRequest, OAuthResponse } from "../oauth/request.js";
 import { containsNul } from "../oauth/text.js";
 import { parseForm } from "./form.js";
 import { JSON_TYPE, oauthErrorAnswer, oauthRequestOf } from "./oauth-endpoints.js";
+import { writeAnswer, type RawAnswer } from "./raw-answer.js";
 
 type Endpoint = (server: OAuthServer, request: OAuthRequest) => Promise<OAuthResponse>;
 
@@ -105,7 +106,7 @@ export class FastOAuth {
     }
     answer.then(
       (result) => {
-        let made: Answer;
+        let made: RawAnswer;
         try {
           made = answerOf(result);
         } catch (error) {
@@ -120,36 +121,17 @@ export class FastOAuth {
     );
   }
 
-  private send(response: ServerResponse, path: string, answer: Answer): void {
-    let { status, headers, body } = answer;
-    try {
-      response.writeHead(status, withLength(headers, body)).end(body);
-    } catch (error) {
-      // A header value Node refuses: the error's answer instead, as Fastify's error handler would send.
-      if (response.headersSent) return void response.destroy();
-      ({ status, headers, body } = oauthErrorAnswer(this.server, error, path));
-      try {
-        response.writeHead(status, withLength(headers, body)).end(body);
-      } catch {
-        // Nothing more can be said on this connection (and nothing may escape: this runs in callbacks).
-        return void response.destroy();
-      }
-    }
-    this.countResponse(status);
+  private send(response: ServerResponse, path: string, answer: RawAnswer): void {
+    const status = writeAnswer(response, answer, (error) => oauthErrorAnswer(this.server, error, path));
+    if (status !== undefined) this.countResponse(status);
   }
-}
-
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
 }
 
 /**
  * An endpoint's answer as Fastify's route sends it (send in oauth-endpoints.ts): header names in lower
  * case (Fastify's reply lowers them), JSON with its media type, or an empty body.
  */
-function answerOf(response: OAuthResponse): Answer {
+function answerOf(response: OAuthResponse): RawAnswer {
   const headers: Record<string, string> = {};
   for (const name in response.headers) headers[name.toLowerCase()] = response.headers[name]!;
   switch (response.kind) {
@@ -162,9 +144,4 @@ function answerOf(response: OAuthResponse): Answer {
       // These endpoints never answer a page or a redirect.
       throw new TypeError(`the ${response.kind} answer of an OAuth endpoint on the fast path`);
   }
-}
-
-function withLength(headers: Record<string, string>, body: string): Record<string, string> {
-  headers["content-length"] = String(Buffer.byteLength(body));
-  return headers;
 }
