@@ -74,7 +74,9 @@ describe("SQLite WAL checkpoints", () => {
       await commitPages(storage, 100);
       largest = Math.max(largest, size(`${file}-wal`));
     }
-    expect(largest).toBeLessThan(40 * 1024 * 1024);
+    // How far past 16 MB it gets depends on when the worker's checkpoints run: 42.5 MB once, with the whole
+    // suite loading both cores. Unbounded, it holds every page written (82.8 MB).
+    expect(largest).toBeLessThan(60 * 1024 * 1024);
     const { rows } = await sql<{ n: number }>`SELECT count(*) AS n FROM pages`.execute(storage.db);
     expect(rows[0]?.n).toBe(20_000);
   });
