@@ -11,7 +11,7 @@ import { KyselyInitialAccessTokenRepository } from "./initial-access-tokens.js";
 import { CachedScopeCatalog, KyselyScopeRepository } from "./scopes.js";
 import { OAuthSettingsStore } from "./settings.js";
 import { SigningKeys } from "./signing-keys.js";
-import { INSERTS_IN_FLIGHT, TokenStore } from "./token-store.js";
+import { INSERTS_IN_FLIGHT, READS_GROUPED, TokenStore } from "./token-store.js";
 import { KyselyTokenRepository, SWEEP_REST } from "./tokens.js";
 import { TICKET_LIFETIME_MS } from "./authorize/ticket.js";
 
@@ -59,6 +59,7 @@ export function createOAuthServer(conduit: Conduit): OAuthServer {
         cacheSize: conduit.config.tokenCacheSize,
         now: () => conduit.clock.now(),
         maxInFlight: INSERTS_IN_FLIGHT[conduit.storage.dialect],
+        groupReads: READS_GROUPED[conduit.storage.dialect],
       },
     ),
     codes: new KyselyCodeRepository(db),

@@ -21,6 +21,27 @@ export interface TokenStoreOptions {
   maxBatch?: number;
   /** Most grouped INSERTs in flight at once; the rows issued meanwhile wait for the next one. */
   maxInFlight?: number;
+  /**
+   * Reads by digest that miss the cache in the same turn of the event loop go to the database as one
+   * statement (TokenRepository.findByDigests); READS_GROUPED by dialect.
+   */
+  groupReads?: boolean;
+}
+
+/**
+ * Whether reads that miss the cache are grouped, by dialect (issue 10). On PostgreSQL each read is a round
+ * trip: a write to the socket that wakes the server (about a fifth of Conduit's CPU on a bearer request
+ * that reads its token) and a statement there; grouped, the requests of one turn of the event loop share
+ * one. SQLite's reads are synchronous calls in the process: grouping would only delay them.
+ */
+export const READS_GROUPED = { sqlite: false, postgres: true } as const;
+
+/** Most digests in one grouped read; more wait for the next statement of the same turn. */
+const MAX_READ_GROUP = 500;
+
+interface PendingRead {
+  resolve: (token: TokenWithClient | undefined) => void;
+  reject: (error: unknown) => void;
 }
 
 /**
@@ -50,6 +71,8 @@ export class TokenStore implements TokenRepository {
   private queue: { records: TokenRecord[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private scheduled = false;
   private inFlight = 0;
+  /** Reads waiting for this turn's grouped statement, by digest (a digest asked twice is read once). */
+  private reads = new Map<string, PendingRead[]>();
 
   constructor(
     private readonly inner: TokenRepository,
@@ -74,7 +97,9 @@ export class TokenStore implements TokenRepository {
     const generation = this.generation;
     // Vouched for from before the read: what it saw is at most cacheMs old when the entry ends.
     const readAt = (this.options.now ?? Date.now)();
-    const token = await this.inner.findByDigest(digest);
+    const token = this.options.groupReads
+      ? await this.readGrouped(digest)
+      : await this.inner.findByDigest(digest);
     if (
       this.cache &&
       token?.kind === "access" &&
@@ -86,6 +111,45 @@ export class TokenStore implements TokenRepository {
       this.freshUntil.set(token, until);
     }
     return token;
+  }
+
+  /**
+   * Queues a read for the grouped statement of this turn; the first one of a turn schedules it, after the
+   * I/O callbacks of the turn (setImmediate), so the requests read off every socket that turn are in it.
+   */
+  private readGrouped(digest: string): Promise<TokenWithClient | undefined> {
+    return new Promise((resolve, reject) => {
+      if (this.reads.size === 0) setImmediate(() => this.readPending());
+      const waiting = this.reads.get(digest);
+      if (waiting) waiting.push({ resolve, reject });
+      else this.reads.set(digest, [{ resolve, reject }]);
+    });
+  }
+
+  /**
+   * One statement per MAX_READ_GROUP digests. Every caller gets its own digest's answer, or the statement's
+   * failure: a failed read is never taken as "no such token", and nothing read is cached here (findByDigest
+   * decides that, by the generation it saw before the read was queued).
+   */
+  private readPending(): void {
+    const reads = this.reads;
+    this.reads = new Map();
+    const digests = [...reads.keys()];
+    for (let start = 0; start < digests.length; start += MAX_READ_GROUP) {
+      const group = digests.slice(start, start + MAX_READ_GROUP);
+      this.inner.findByDigests(group).then(
+        (found) => {
+          for (const digest of group) for (const read of reads.get(digest)!) read.resolve(found.get(digest));
+        },
+        (error: unknown) => {
+          for (const digest of group) for (const read of reads.get(digest)!) read.reject(error);
+        },
+      );
+    }
+  }
+
+  findByDigests(digests: readonly string[]): Promise<Map<string, TokenWithClient>> {
+    return this.inner.findByDigests(digests);
   }
 
   /**

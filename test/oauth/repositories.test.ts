@@ -203,6 +203,22 @@ describe.each(DATABASES)("OAuth repositories (%s)", (database) => {
     expect(await repo.findByDigest("digest-n3")).toBeUndefined();
   });
 
+  it("reads many tokens by digest in one statement, each as findByDigest reads it", async () => {
+    const repo = new KyselyTokenRepository(storage.db);
+    await repo.insert([
+      token("m1", { grantId: "gm1", digest: "digest-m1" }),
+      token("m2", { grantId: "gm2", digest: "digest-m2" }),
+    ]);
+    expect(await repo.revokeGrant("gm2", 3_000)).toBe(1);
+    const found = await repo.findByDigests(["digest-m1", "digest-m2", "digest-none", "digest-m1"]);
+    expect([...found.keys()].sort()).toEqual(["digest-m1", "digest-m2"]);
+    expect(found.get("digest-m1")).toEqual(await repo.findByDigest("digest-m1"));
+    // A revoked family reads revoked through either lookup.
+    expect(found.get("digest-m2")?.revokedAt).toBe(3_000);
+    expect(found.get("digest-m2")).toEqual(await repo.findByDigest("digest-m2"));
+    expect((await repo.findByDigests([])).size).toBe(0);
+  });
+
   it("rotates a refresh token for exactly one of many concurrent callers", async () => {
     const repo = new KyselyTokenRepository(storage.db);
     await repo.insert([token("r2", { kind: "refresh", grantId: "g3" })]);

@@ -206,3 +206,114 @@ describe("the token store's grouped inserts in flight", () => {
     await Promise.all(all);
   });
 });
+
+/**
+ * Grouped reads (READS_GROUPED, on PostgreSQL): the reads that miss the cache in one turn of the event loop
+ * go to the repository as one findByDigests. Over a real SQLite repository with grouping turned on, the
+ * answers must be each caller's own, a revocation between the queueing and the read must be seen and not
+ * cached, and a failed read must fail its callers, never read as "no such token".
+ */
+describe("the token store's grouped reads", () => {
+  let storage: Storage;
+  let dir: string;
+  let groups: string[][] = [];
+  let failNext = false;
+  let store: TokenStore;
+  let repo: KyselyTokenRepository;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "conduit-token-reads-"));
+    storage = openSqlite(join(dir, "db.sqlite"));
+    await migrateToLatest(storage.db);
+    repo = new KyselyTokenRepository(storage.db);
+    const counted = Object.assign(Object.create(repo) as KyselyTokenRepository, {
+      findByDigest: () => {
+        throw new Error("a grouped store must not read one by one");
+      },
+      findByDigests: (digests: readonly string[]) => {
+        groups.push([...digests]);
+        if (failNext) {
+          failNext = false;
+          return Promise.reject(new Error("connection lost"));
+        }
+        return repo.findByDigests(digests);
+      },
+    });
+    store = new TokenStore(counted, new ChangeFeed(pino({ level: "silent" })), {
+      cacheMs: 60_000,
+      now: () => 1_000,
+      groupReads: true,
+    });
+    await new KyselyClientRepository(storage.db).create({
+      clientId: "c1",
+      clientName: "c1",
+      version: "1.0",
+      type: "confidential",
+      description: "",
+      redirectUris: [],
+      grantTypes: ["client_credentials"],
+      scopes: ["s1"],
+      accessTokenLifetime: undefined,
+      refreshLimit: undefined,
+      runAsUser: "alice",
+      enabled: true,
+      secretDigest: "digest",
+      previousSecretDigest: undefined,
+      previousSecretExpiresAt: undefined,
+      registrationTokenDigest: undefined,
+      metadata: {},
+      createdAt: 0,
+      updatedAt: 0,
+    });
+    const token = (id: string): TokenRecord => ({
+      id,
+      digest: `digest-${id}`,
+      kind: "access",
+      clientId: "c1",
+      username: "alice",
+      scopes: ["s1"],
+      grantId: `g-${id}`,
+      issuedAt: 1_000,
+      expiresAt: 100_000,
+      revokedAt: undefined,
+      refreshCount: 0,
+      rotatedAt: undefined,
+    });
+    await repo.insert(["a", "b", "c", "d"].map(token));
+  });
+  afterAll(async () => {
+    await storage?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("reads the misses of one turn in one statement, each caller getting its own token", async () => {
+    groups = [];
+    const [a, b, again, none] = await Promise.all(
+      ["digest-a", "digest-b", "digest-a", "digest-none"].map((d) => store.findByDigest(d)),
+    );
+    expect(groups).toEqual([["digest-a", "digest-b", "digest-none"]]);
+    expect([a?.id, b?.id, again?.id, none]).toEqual(["a", "b", "a", undefined]);
+    // Cached now: no second read.
+    expect((await store.findByDigest("digest-b"))?.id).toBe("b");
+    expect(groups).toHaveLength(1);
+  });
+
+  it("fails closed: a revocation while the read is queued is seen and not cached", async () => {
+    groups = [];
+    const pending = store.findByDigest("digest-c");
+    // Queued, not yet read: the revocation commits first.
+    expect(await store.revoke("c", 2_000)).toBe(true);
+    expect((await pending)?.revokedAt).toBe(2_000);
+    const read = groups.length;
+    expect((await store.findByDigest("digest-c"))?.revokedAt).toBe(2_000);
+    expect(groups.length).toBe(read + 1); // read again: the revoked answer was not cached
+  });
+
+  it("fails closed: a failed grouped read fails every caller in it", async () => {
+    failNext = true;
+    const results = await Promise.allSettled(["digest-d", "digest-d"].map((d) => store.findByDigest(d)));
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    // The next read is a fresh one, and finds the token.
+    expect((await store.findByDigest("digest-d"))?.id).toBe("d");
+  });
+});
